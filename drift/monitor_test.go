@@ -46,7 +46,7 @@ func TestMonitorChecksLoggedLookups(t *testing.T) {
 	}
 	// Served: rate shifted up by 0.3, trips as in training.
 	now := time.Now().UTC()
-	log := store.NewFeatureLog(db, offline.LogOptions{})
+	log := store.NewFeatureLog(offline.LogOptions{})
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 300 {
 		const n = 10

@@ -1,9 +1,6 @@
 package offline
 
 import (
-	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
-	"github.com/duckdb/duckdb-go/v2"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
-	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/fsutil"
 	"github.com/almanac-fs/almanac/internal/values"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -47,8 +45,9 @@ type LogOptions struct {
 	// dropped; 0 means 10000.
 	Buffer int
 	// MaxRows and MaxAge rotate a service's file once it holds that many
-	// rows or is that old; 0 means 5000 rows and 1 minute. The rows wait
-	// in memory until then, so MaxRows bounds the log's memory.
+	// rows or is that old; 0 means 5000 rows and 1 minute. Rows are
+	// streamed to the file as they come, in row groups of bounded size, so
+	// the log's memory does not grow with MaxRows.
 	MaxRows int
 	MaxAge  time.Duration
 	// OnDrop, if set, is called with the rows of each dropped lookup.
@@ -56,28 +55,53 @@ type LogOptions struct {
 	Logger *slog.Logger
 }
 
+// pageBytes is the size at which a column's buffered values are encoded
+// and compressed into a page. parquet-go preallocates a page's worth of
+// values for some columns and keeps one open page per column, so small
+// pages keep a wide log's memory small: with its 256 KiB default, a file
+// of 50 features holds some 12 MB instead of 3.
+const pageBytes = 8 << 10
+
+// logCodec compresses the log's pages. Its fastest level needs a quarter
+// of the default level's encoder memory and writes files about as small,
+// served features being mostly incompressible floats. It is shared so its
+// pool of encoders outlives each file.
+var logCodec = &zstd.Codec{Level: zstd.SpeedFastest}
+
+// rowGroupBytes bounds what a log file buffers in memory: once the rows
+// written since the last row group, as parquet-go buffers them (encoded
+// and compressed pages plus the values of each column's open page),
+// reach this size, they are written to the file as a row group.
+const rowGroupBytes = 4 << 20
+
 // FeatureLog writes served feature vectors to Parquet under the offline
 // store: logs/<service>/date=YYYY-MM-DD/part-<unix ms>-<n>.parquet, with a
 // request_time column, the join keys, and per feature its value and its
 // status (<view>__<feature> and <view>__<feature>__status). Log never
 // blocks: lookups wait in a bounded buffer and are dropped when it is full.
-// Files are written whole and renamed into place, so every file on disk is
-// complete Parquet; a crash loses at most the rows not yet written to a
-// file. It is safe for concurrent use.
+// Rows are streamed to a hidden file (.part-....parquet.tmp) that is
+// fsynced and renamed into place when it rotates, so every file under its
+// final name is complete Parquet; a crash loses at most the rows of the
+// files not yet rotated and may leave hidden .tmp files, which readers
+// ignore. It is safe for concurrent use.
 type FeatureLog struct {
 	dir     string
 	opts    LogOptions
 	entries chan LogEntry
-	db      *duck.DB
 	done    chan struct{}
 	dropped atomic.Int64
 	closing sync.Once
 	err     error // the first write error, returned by Close
+
+	// Used only by the writing goroutine.
+	files map[string]*logFile // the open file of each service
+	rows  rowBuffer
+	seq   int // numbers the files this log creates
 }
 
 // NewFeatureLog starts a log writing under the store's logs directory. The
 // caller must Close it to write the last rows.
-func (s *Store) NewFeatureLog(db *duck.DB, opts LogOptions) *FeatureLog {
+func (s *Store) NewFeatureLog(opts LogOptions) *FeatureLog {
 	if opts.Buffer == 0 {
 		opts.Buffer = 10000
 	}
@@ -87,7 +111,13 @@ func (s *Store) NewFeatureLog(db *duck.DB, opts LogOptions) *FeatureLog {
 	if opts.MaxAge == 0 {
 		opts.MaxAge = time.Minute
 	}
-	l := &FeatureLog{dir: filepath.Join(s.dir, "logs"), opts: opts, entries: make(chan LogEntry, opts.Buffer), db: db, done: make(chan struct{})}
+	l := &FeatureLog{
+		dir:     filepath.Join(s.dir, "logs"),
+		opts:    opts,
+		entries: make(chan LogEntry, opts.Buffer),
+		done:    make(chan struct{}),
+		files:   map[string]*logFile{},
+	}
 	go l.run()
 	return l
 }
@@ -125,62 +155,26 @@ func (l *FeatureLog) Close() error {
 	return l.err
 }
 
-// logFile is the rows of one service waiting to become one Parquet file.
-type logFile struct {
-	service string
-	date    string
-	schema  string // column names and types, to start a new file when they change
-	table   string
-	app     *duckdb.Appender
-	rows    int
-	opened  time.Time
-}
-
+// run writes the queued lookups until Close, rotating files as they fill
+// up or age.
 func (l *FeatureLog) run() {
 	defer close(l.done)
-	ctx := context.Background()
-	conn, err := l.db.Conn(ctx)
-	if err != nil {
-		l.fail(fmt.Errorf("feature log: %w", err))
-		for range l.entries {
-		}
-		return
-	}
-	defer conn.Close()
-	files := map[string]*logFile{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	seq := 0
 	for {
 		select {
 		case e, ok := <-l.entries:
 			if !ok {
-				for _, f := range files {
-					l.fail(l.flush(ctx, conn, f))
+				for service := range l.files {
+					l.fail(l.rotate(service))
 				}
 				return
 			}
-			f := files[e.Service]
-			date := e.Time.UTC().Format(time.DateOnly)
-			schema := schemaOf(e)
-			if f != nil && (f.date != date || f.schema != schema || f.rows >= l.opts.MaxRows) {
-				l.fail(l.flush(ctx, conn, f))
-				f = nil
-			}
-			if f == nil {
-				seq++
-				if f, err = l.open(ctx, conn, e, date, schema, seq); err != nil {
-					l.fail(err)
-					continue
-				}
-				files[e.Service] = f
-			}
-			l.fail(l.append(f, e))
+			l.fail(l.write(e))
 		case now := <-tick.C:
-			for name, f := range files {
+			for service, f := range l.files {
 				if now.Sub(f.opened) >= l.opts.MaxAge {
-					l.fail(l.flush(ctx, conn, f))
-					delete(files, name)
+					l.fail(l.rotate(service))
 				}
 			}
 		}
@@ -200,99 +194,405 @@ func (l *FeatureLog) fail(err error) {
 	}
 }
 
-func schemaOf(e LogEntry) string {
-	var b strings.Builder
-	for _, c := range e.Columns {
-		fmt.Fprintf(&b, "%s %s %t;", c.Name, c.Type, c.Key)
+// write appends the rows of e to its service's file, first rotating the
+// file when it is full or e belongs elsewhere (another date, other
+// columns). An entry that cannot be logged is skipped whole.
+func (l *FeatureLog) write(e LogEntry) error {
+	n, err := l.rows.build(e)
+	if err != nil {
+		return fmt.Errorf("feature log of %q: skip a lookup: %w", e.Service, err)
 	}
-	return b.String()
-}
-
-// open creates the table collecting a service's rows.
-func (l *FeatureLog) open(ctx context.Context, conn *sql.Conn, e LogEntry, date, schema string, seq int) (*logFile, error) {
-	f := &logFile{service: e.Service, date: date, schema: schema, table: fmt.Sprintf("almanac_log_%d", seq), opened: time.Now()}
-	cols := []string{"request_time TIMESTAMPTZ"}
-	for _, c := range e.Columns {
-		cols = append(cols, duck.Ident(c.Name)+" "+duck.TypeName(c.Type))
-		if !c.Key {
-			cols = append(cols, duck.Ident(c.Name+"__status")+" VARCHAR")
+	if n == 0 {
+		return nil
+	}
+	y, m, d := e.Time.UTC().Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	f := l.files[e.Service]
+	var schema *parquet.Schema
+	if f != nil {
+		same := f.sameColumns(e.Columns)
+		if same {
+			schema = f.schema
+		}
+		if !same || !f.day.Equal(day) || f.rows >= l.opts.MaxRows {
+			l.fail(l.rotate(e.Service))
+			f = nil
 		}
 	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s (%s)", f.table, strings.Join(cols, ", "))); err != nil {
+	if f == nil {
+		if schema == nil {
+			if schema, err = logSchema(e.Columns); err != nil {
+				return fmt.Errorf("feature log of %q: %w", e.Service, err)
+			}
+		}
+		l.seq++
+		if f, err = createLogFile(l.dir, e, day, schema, l.seq); err != nil {
+			return err
+		}
+		l.files[e.Service] = f
+	}
+	if err := f.write(l.rows.rows); err != nil {
+		delete(l.files, e.Service)
+		f.abort()
+		return err
+	}
+	return nil
+}
+
+// rotate completes the open file of a service and forgets it.
+func (l *FeatureLog) rotate(service string) error {
+	f := l.files[service]
+	delete(l.files, service)
+	return f.finish()
+}
+
+// logColumnSpec is what decides a log column's place and type in the file.
+type logColumnSpec struct {
+	name string
+	typ  registry.Type
+	key  bool
+}
+
+// logFile is a Parquet file of one service being written under a hidden
+// name in dir, to be renamed to name when complete.
+type logFile struct {
+	service string
+	cols    []logColumnSpec // the columns of the entries it holds
+	schema  *parquet.Schema
+	day     time.Time // the UTC date of its rows
+	dir     string
+	name    string
+	tmp     string // the hidden path written until the file is complete
+	file    *os.File
+	w       *parquet.Writer
+	rows    int
+	flushed int64 // w.Size() after the last row group was written out
+	opened  time.Time
+}
+
+// createLogFile starts the file of e's service for the rows of day.
+func createLogFile(root string, e LogEntry, day time.Time, schema *parquet.Schema, seq int) (*logFile, error) {
+	dir := filepath.Join(root, e.Service, "date="+day.Format(time.DateOnly))
+	f := &logFile{
+		service: e.Service,
+		cols:    make([]logColumnSpec, len(e.Columns)),
+		schema:  schema,
+		day:     day,
+		dir:     dir,
+		name:    fmt.Sprintf("part-%d-%d.parquet", time.Now().UnixMilli(), seq),
+		opened:  time.Now(),
+	}
+	for i, c := range e.Columns {
+		f.cols[i] = logColumnSpec{name: c.Name, typ: c.Type, key: c.Key}
+	}
+	f.tmp = filepath.Join(dir, "."+f.name+".tmp")
+	if err := mkdirSynced(dir); err != nil {
 		return nil, fmt.Errorf("feature log of %q: %w", e.Service, err)
 	}
-	err := conn.Raw(func(dc any) error {
-		var err error
-		f.app, err = duckdb.NewAppenderFromConn(dc.(driver.Conn), "", f.table)
-		return err
-	})
+	file, err := os.OpenFile(f.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("feature log of %q: %w", e.Service, err)
 	}
+	f.file = file
+	f.w = parquet.NewWriter(file, schema, parquet.Compression(logCodec), parquet.PageBufferSize(pageBytes))
 	return f, nil
 }
 
-func (l *FeatureLog) append(f *logFile, e LogEntry) error {
+// mkdirSynced creates dir and its missing parents, fsyncing each parent
+// that gains an entry so that the directories survive a crash.
+func mkdirSynced(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirSynced(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return fsutil.SyncDir(parent)
+}
+
+// sameColumns reports whether entries with cols belong in f.
+func (f *logFile) sameColumns(cols []LogColumn) bool {
+	if len(cols) != len(f.cols) {
+		return false
+	}
+	for i, c := range cols {
+		if s := f.cols[i]; s.name != c.Name || s.typ != c.Type || s.key != c.Key {
+			return false
+		}
+	}
+	return true
+}
+
+// write adds rows to the file, writing out a row group when the buffered
+// rows reach rowGroupBytes.
+func (f *logFile) write(rows []parquet.Row) error {
+	if _, err := f.w.WriteRows(rows); err != nil {
+		return fmt.Errorf("write feature log of %q to %s: %w", f.service, f.tmp, err)
+	}
+	f.rows += len(rows)
+	if size := f.w.Size(); size-f.flushed >= rowGroupBytes {
+		if err := f.w.Flush(); err != nil {
+			return fmt.Errorf("write feature log of %q to %s: %w", f.service, f.tmp, err)
+		}
+		f.flushed = f.w.Size()
+	}
+	return nil
+}
+
+// finish completes the file: footer, fsync, rename into place, fsync of
+// the directory. On error the hidden file is removed.
+func (f *logFile) finish() error {
+	err := f.w.Close()
+	if err == nil {
+		err = f.file.Sync()
+	}
+	err = errors.Join(err, f.file.Close())
+	if err == nil {
+		err = os.Rename(f.tmp, filepath.Join(f.dir, f.name))
+	}
+	if err != nil {
+		os.Remove(f.tmp)
+		return fmt.Errorf("write feature log of %q to %s: %w", f.service, f.tmp, err)
+	}
+	if err := fsutil.SyncDir(f.dir); err != nil {
+		return fmt.Errorf("write feature log of %q to %s: %w", f.service, filepath.Join(f.dir, f.name), err)
+	}
+	return nil
+}
+
+// abort gives up a file after a write error: its rows are lost, and the
+// hidden file is removed so no incomplete file is left behind.
+func (f *logFile) abort() {
+	f.file.Close()
+	os.Remove(f.tmp)
+}
+
+// logSchema is the Parquet schema of a log file for entries with cols:
+// request_time, then the columns in order, each feature followed by its
+// status. The value columns are optional and read back in DuckDB as the
+// types duck.TypeName gives; request_time and timestamps are adjusted to
+// UTC, so they read back as TIMESTAMP WITH TIME ZONE.
+func logSchema(cols []LogColumn) (*parquet.Schema, error) {
+	g := orderedGroup{Group: parquet.Group{}}
+	if err := g.add("request_time", parquet.Timestamp(parquet.Microsecond)); err != nil {
+		return nil, err
+	}
+	for _, c := range cols {
+		node, err := valueNode(c.Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", c.Name, err)
+		}
+		if err := g.add(c.Name, parquet.Optional(node)); err != nil {
+			return nil, err
+		}
+		if !c.Key {
+			if err := g.add(c.Name+"__status", parquet.Encoded(parquet.String(), &parquet.RLEDictionary)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return parquet.NewSchema("almanac_feature_log", g), nil
+}
+
+// valueNode is the Parquet node holding values of type t.
+func valueNode(t registry.Type) (parquet.Node, error) {
+	var n parquet.Node
+	switch t.Elem {
+	case registry.Int32:
+		n = parquet.Leaf(parquet.Int32Type)
+	case registry.Int64:
+		n = parquet.Leaf(parquet.Int64Type)
+	case registry.Float32:
+		n = parquet.Leaf(parquet.FloatType)
+	case registry.Float64:
+		n = parquet.Leaf(parquet.DoubleType)
+	case registry.Bool:
+		n = parquet.Leaf(parquet.BooleanType)
+	case registry.String:
+		n = parquet.String()
+	case registry.Bytes:
+		n = parquet.Leaf(parquet.ByteArrayType)
+	case registry.Timestamp:
+		n = parquet.Timestamp(parquet.Millisecond)
+	default:
+		return nil, fmt.Errorf("unknown type %s", t)
+	}
+	if t.List {
+		n = parquet.List(n)
+	}
+	return n, nil
+}
+
+// orderedGroup is a Parquet group whose fields keep the order they were
+// added in; parquet.Group sorts them by name. The embedded parquet.Group
+// holds the same fields by name and provides the methods that do not
+// depend on order (GoType, unused here since the log writes parquet.Rows,
+// is a struct with the fields sorted by name).
+type orderedGroup struct {
+	parquet.Group
+	fields []parquet.Field
+}
+
+// add appends a field, which must not share a name with another.
+func (g *orderedGroup) add(name string, n parquet.Node) error {
+	if _, dup := g.Group[name]; dup {
+		return fmt.Errorf("two columns are named %q", name)
+	}
+	g.Group[name] = n
+	g.fields = append(g.fields, parquet.Group{name: n}.Fields()[0])
+	return nil
+}
+
+// Fields returns the fields in the order they were added.
+func (g orderedGroup) Fields() []parquet.Field { return g.fields }
+
+// String prints the group as a Parquet schema, fields in order.
+func (g orderedGroup) String() string {
+	var b strings.Builder
+	parquet.PrintSchema(&b, "", g)
+	return b.String()
+}
+
+// rowBuffer turns a lookup into Parquet rows, reusing its memory from one
+// lookup to the next.
+type rowBuffer struct {
+	values []parquet.Value
+	ends   []int // where each row's values end
+	rows   []parquet.Row
+}
+
+// build fills b.rows with the rows of e, in the column order of
+// logSchema(e.Columns), and returns how many there are.
+func (b *rowBuffer) build(e LogEntry) (int, error) {
+	clear(b.values) // drop references to the previous lookup's bytes
+	b.values, b.ends, b.rows = b.values[:0], b.ends[:0], b.rows[:0]
 	n := 0
 	if len(e.Columns) > 0 {
 		n = len(e.Columns[0].Values)
 	}
-	row := make([]driver.Value, 0, 1+2*len(e.Columns))
+	for _, c := range e.Columns {
+		if len(c.Values) != n {
+			return 0, fmt.Errorf("column %s has %d values, want %d", c.Name, len(c.Values), n)
+		}
+		if !c.Key && len(c.Statuses) != n {
+			return 0, fmt.Errorf("column %s has %d statuses, want %d", c.Name, len(c.Statuses), n)
+		}
+	}
+	requestTime := parquet.Int64Value(e.Time.UnixMicro()).Level(0, 0, 0)
 	for r := range n {
-		row = append(row[:0], e.Time.UTC())
+		b.values = append(b.values, requestTime)
+		col := 1
 		for _, c := range e.Columns {
-			if c.Key {
-				row = append(row, values.Go(c.Values[r]))
-				continue
+			v := c.Values[r]
+			if !c.Key && c.Statuses[r] != almanacv1.FieldStatus_PRESENT {
+				v = nil
 			}
-			st := c.Statuses[r]
-			var v any
-			if st == almanacv1.FieldStatus_PRESENT {
-				v = values.Go(c.Values[r])
+			var err error
+			if b.values, err = appendValue(b.values, v, c.Type, col); err != nil {
+				return 0, fmt.Errorf("column %s, row %d: %w", c.Name, r, err)
 			}
-			row = append(row, v, st.String())
+			col++
+			if !c.Key {
+				b.values = append(b.values, stringValue(c.Statuses[r].String()).Level(0, 0, col))
+				col++
+			}
 		}
-		if err := f.app.AppendRow(row...); err != nil {
-			return fmt.Errorf("feature log of %q: %w", f.service, err)
-		}
+		b.ends = append(b.ends, len(b.values))
 	}
-	f.rows += n
-	return nil
+	start := 0
+	for _, end := range b.ends {
+		b.rows = append(b.rows, b.values[start:end:end])
+		start = end
+	}
+	return n, nil
 }
 
-// flush writes a service's collected rows to a new Parquet file: to a
-// hidden name first, then renamed, so the file appears complete or not at all.
-func (l *FeatureLog) flush(ctx context.Context, conn *sql.Conn, f *logFile) error {
-	defer conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+f.table)
-	if err := f.app.Close(); err != nil {
-		return fmt.Errorf("feature log of %q: %w", f.service, err)
+// appendValue appends the Parquet values of v, of type t, in column col of
+// logSchema: one value for a scalar or a null, one per element for a
+// list. A value of another type is converted when values.Coerce can.
+func appendValue(dst []parquet.Value, v *almanacv1.Value, t registry.Type, col int) ([]parquet.Value, error) {
+	if v.GetVal() == nil {
+		return append(dst, parquet.NullValue().Level(0, 0, col)), nil
 	}
-	if f.rows == 0 {
-		return nil
-	}
-	dir := filepath.Join(l.dir, f.service, "date="+f.date)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("feature log of %q: %w", f.service, err)
-	}
-	name := fmt.Sprintf("part-%d-%s.parquet", time.Now().UnixMilli(), strings.TrimPrefix(f.table, "almanac_log_"))
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY %s TO %s (FORMAT parquet, COMPRESSION zstd)", f.table, duck.Quote(tmp))); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write feature log of %q: %w", f.service, err)
-	}
-	if err := syncFile(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("write feature log of %q: %w", f.service, err)
-	}
-	return fsutil.SyncDir(dir)
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
+	v, err := values.Coerce(v, t)
 	if err != nil {
-		return err
+		return dst, err
 	}
-	return errors.Join(f.Sync(), f.Close())
+	start := len(dst)
+	switch x := v.GetVal().(type) {
+	case *almanacv1.Value_Int32Val:
+		return append(dst, parquet.Int32Value(x.Int32Val).Level(0, 1, col)), nil
+	case *almanacv1.Value_Int64Val:
+		return append(dst, parquet.Int64Value(x.Int64Val).Level(0, 1, col)), nil
+	case *almanacv1.Value_FloatVal:
+		return append(dst, parquet.FloatValue(x.FloatVal).Level(0, 1, col)), nil
+	case *almanacv1.Value_DoubleVal:
+		return append(dst, parquet.DoubleValue(x.DoubleVal).Level(0, 1, col)), nil
+	case *almanacv1.Value_BoolVal:
+		return append(dst, parquet.BooleanValue(x.BoolVal).Level(0, 1, col)), nil
+	case *almanacv1.Value_StringVal:
+		return append(dst, stringValue(x.StringVal).Level(0, 1, col)), nil
+	case *almanacv1.Value_BytesVal:
+		return append(dst, parquet.ByteArrayValue(x.BytesVal).Level(0, 1, col)), nil
+	case *almanacv1.Value_UnixTimestampVal:
+		return append(dst, parquet.Int64Value(x.UnixTimestampVal).Level(0, 1, col)), nil
+	case *almanacv1.Value_Int32ListVal:
+		for _, e := range x.Int32ListVal.GetVal() {
+			dst = append(dst, parquet.Int32Value(e))
+		}
+	case *almanacv1.Value_Int64ListVal:
+		for _, e := range x.Int64ListVal.GetVal() {
+			dst = append(dst, parquet.Int64Value(e))
+		}
+	case *almanacv1.Value_FloatListVal:
+		for _, e := range x.FloatListVal.GetVal() {
+			dst = append(dst, parquet.FloatValue(e))
+		}
+	case *almanacv1.Value_DoubleListVal:
+		for _, e := range x.DoubleListVal.GetVal() {
+			dst = append(dst, parquet.DoubleValue(e))
+		}
+	case *almanacv1.Value_BoolListVal:
+		for _, e := range x.BoolListVal.GetVal() {
+			dst = append(dst, parquet.BooleanValue(e))
+		}
+	case *almanacv1.Value_StringListVal:
+		for _, e := range x.StringListVal.GetVal() {
+			dst = append(dst, stringValue(e))
+		}
+	case *almanacv1.Value_BytesListVal:
+		for _, e := range x.BytesListVal.GetVal() {
+			dst = append(dst, parquet.ByteArrayValue(e))
+		}
+	case *almanacv1.Value_UnixTimestampListVal:
+		for _, e := range x.UnixTimestampListVal.GetVal() {
+			dst = append(dst, parquet.Int64Value(e))
+		}
+	default:
+		return dst, fmt.Errorf("cannot log %s", values.Describe(v))
+	}
+	// A list: definition level 1 is an empty list, 2 an element; the
+	// repetition level is 0 for a row's first value, 1 for the next ones.
+	if len(dst) == start {
+		return append(dst, parquet.NullValue().Level(0, 1, col)), nil
+	}
+	for i := start; i < len(dst); i++ {
+		dst[i] = dst[i].Level(min(i-start, 1), 2, col)
+	}
+	return dst, nil
+}
+
+// stringValue is a Parquet BYTE_ARRAY value of s without copying it:
+// parquet-go copies the bytes into its buffers and never writes to them.
+func stringValue(s string) parquet.Value {
+	return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
 }

@@ -23,12 +23,7 @@ func TestMain(m *testing.M) {
 
 // logUntilKilled logs lookups as fast as it can, rotating files every 50ms.
 func logUntilKilled(dir string) {
-	db, err := duck.Open(duck.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	log := Open(dir, Options{}).NewFeatureLog(db, LogOptions{MaxAge: 50 * time.Millisecond, MaxRows: 500})
+	log := Open(dir, Options{}).NewFeatureLog(LogOptions{MaxAge: 50 * time.Millisecond, MaxRows: 500})
 	fmt.Println("logging")
 	for i := 0; ; i++ {
 		log.Log(entry(time.Now(), i*10, 10, i%7 == 0))

@@ -50,7 +50,7 @@ func profiledMain(ctx context.Context, repoDir string) (err error) {
 	defer db.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	offlineStore := offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{})
-	featureLog := offlineStore.NewFeatureLog(db, offline.LogOptions{Logger: log})
+	featureLog := offlineStore.NewFeatureLog(offline.LogOptions{Logger: log})
 	defer func() { err = errors.Join(err, featureLog.Close()) }()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -86,8 +86,8 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 		return err
 	}
 	defer store.Close()
-	// DuckDB stages pushed rows and the feature log's rows; a bound keeps
-	// the server's memory small (DuckDB spills beyond it).
+	// DuckDB stages pushed rows; a bound keeps the server's memory small
+	// (DuckDB spills beyond it).
 	db, err := duck.Open(duck.Options{MemoryLimit: "64MB"})
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 			return err
 		}
 	}
-	featureLog := offlineStore.NewFeatureLog(db, offline.LogOptions{Logger: log})
+	featureLog := offlineStore.NewFeatureLog(offline.LogOptions{Logger: log})
 	defer func() {
 		if err := featureLog.Close(); err != nil {
 			log.Error("feature log", "err", err)

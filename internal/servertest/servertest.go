@@ -190,7 +190,7 @@ func start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	env.Metrics = prometheus.NewRegistry()
 	if opts.FeatureLog {
-		env.FeatureLog = env.Offline.NewFeatureLog(env.DB, offline.LogOptions{})
+		env.FeatureLog = env.Offline.NewFeatureLog(offline.LogOptions{})
 		env.onStop(func() { env.FeatureLog.Close() })
 	}
 	env.Server, err = server.New(server.Options{
