@@ -429,8 +429,9 @@ var fuzzViews = []*online.View{
 	view("v", registry.ListOf(registry.String), registry.ListOf(registry.Bytes), registry.TypeInt32, registry.TypeBool),
 }
 
-// FuzzDecodeRecord checks that decoding never panics, and that whatever
-// decodes encodes again and decodes to the same record.
+// FuzzDecodeRecord checks that decoding never panics, that Transcode agrees
+// with it, and that whatever decodes encodes again and decodes to the same
+// record.
 func FuzzDecodeRecord(f *testing.F) {
 	for i, v := range fuzzViews {
 		c := online.NewCodec(v)
@@ -446,6 +447,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(uint8(0), []byte{1})
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
 		c := online.NewCodec(fuzzViews[int(which)%len(fuzzViews)])
+		checkTranscode(t, c, string(b))
 		rec, err := c.DecodeRecord(string(b))
 		if err != nil {
 			if !errors.Is(err, online.ErrCorrupt) {

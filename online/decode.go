@@ -62,30 +62,13 @@ func (b *block[T]) take(n int) []T {
 // view decodes as not found. Anything malformed is an error wrapping
 // ErrCorrupt; Decode never panics, whatever rec holds.
 func (d *Decoder) Decode(c *Codec, rec string) (Record, error) {
-	if len(rec) < headerSize {
-		return Record{}, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrCorrupt, len(rec), headerSize)
-	}
-	if rec[0] != recordVersion {
-		return Record{}, fmt.Errorf("%w: unknown record version %d", ErrCorrupt, rec[0])
-	}
-	if rec[1:schemaEnd] != string(c.schema[:]) {
-		return Record{}, nil
+	found, eventTime, r, err := c.header(rec)
+	if !found || err != nil {
+		return Record{}, err
 	}
 	n := len(c.types)
-	bitmapEnd := headerSize + (n+7)/8
-	if len(rec) < bitmapEnd {
-		return Record{}, fmt.Errorf("%w: %d bytes, too short for the null bitmap of %d features", ErrCorrupt, len(rec), n)
-	}
-	bitmap := rec[headerSize:bitmapEnd]
-	if n%8 != 0 && bitmap[len(bitmap)-1]>>(n%8) != 0 {
-		return Record{}, fmt.Errorf("%w: null bitmap marks features beyond the view's %d", ErrCorrupt, n)
-	}
-	r := reader{s: rec, off: bitmapEnd}
-	out := Record{
-		Found:     true,
-		EventTime: time.UnixMilli(int64(be64(rec[schemaEnd:headerSize]) ^ signBit)).UTC(),
-		Values:    d.ptrs.take(n),
-	}
+	bitmap := rec[headerSize:r.off]
+	out := Record{Found: true, EventTime: eventTime, Values: d.ptrs.take(n)}
 	values := d.values.take(n)
 	var (
 		int32s  = d.int32s.take(c.counts[kindInt32])
@@ -98,7 +81,7 @@ func (d *Decoder) Decode(c *Codec, rec string) (Record, error) {
 		times   = d.times.take(c.counts[kindTimestamp])
 	)
 	for i, t := range c.types {
-		if bitmap[i/8]&(1<<(i%8)) != 0 {
+		if null(bitmap, i) {
 			continue
 		}
 		v := &values[i]
@@ -134,6 +117,34 @@ func (d *Decoder) Decode(c *Codec, rec string) (Record, error) {
 	}
 	return out, nil
 }
+
+// header checks the header and null bitmap of a record of codec c's view,
+// and returns its event time and a reader at its first value. A record
+// written for another schema of the view is not found, with no error.
+func (c *Codec) header(rec string) (found bool, eventTime time.Time, r reader, err error) {
+	if len(rec) < headerSize {
+		return false, time.Time{}, r, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrCorrupt, len(rec), headerSize)
+	}
+	if rec[0] != recordVersion {
+		return false, time.Time{}, r, fmt.Errorf("%w: unknown record version %d", ErrCorrupt, rec[0])
+	}
+	if rec[1:schemaEnd] != string(c.schema[:]) {
+		return false, time.Time{}, r, nil
+	}
+	n := len(c.types)
+	bitmapEnd := headerSize + (n+7)/8
+	if len(rec) < bitmapEnd {
+		return false, time.Time{}, r, fmt.Errorf("%w: %d bytes, too short for the null bitmap of %d features", ErrCorrupt, len(rec), n)
+	}
+	if n%8 != 0 && rec[bitmapEnd-1]>>(n%8) != 0 {
+		return false, time.Time{}, r, fmt.Errorf("%w: null bitmap marks features beyond the view's %d", ErrCorrupt, n)
+	}
+	eventTime = time.UnixMilli(int64(be64(rec[schemaEnd:headerSize]) ^ signBit)).UTC()
+	return true, eventTime, reader{s: rec, off: bitmapEnd}, nil
+}
+
+// null reports whether feature i of a record is null, by its bitmap.
+func null(bitmap string, i int) bool { return bitmap[i/8]&(1<<(i%8)) != 0 }
 
 // reader reads values from s at off. Its first error sticks in err, and
 // every read after it returns a zero value.

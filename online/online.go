@@ -3,6 +3,7 @@ package online
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -81,6 +82,65 @@ type Store interface {
 	Close() error
 }
 
+// EncodedReader is implemented by stores that can return records as they
+// hold them, for callers that transcode records rather than decode them (the
+// feature server; see Codec.Transcode).
+type EncodedReader interface {
+	// ReadEncoded is Read without decoding: it returns the encoded record
+	// of each lookup, or "" where there is none.
+	ReadEncoded(ctx context.Context, lookups []Lookup) ([]string, error)
+}
+
+// ReadEncoded returns the encoded record of each lookup ("" for none),
+// through s's ReadEncoded when s is an EncodedReader, and otherwise through
+// Read, encoding the records again.
+func ReadEncoded(ctx context.Context, s Store, lookups []Lookup) ([]string, error) {
+	if r, ok := s.(EncodedReader); ok {
+		return r.ReadEncoded(ctx, lookups)
+	}
+	recs, err := s.Read(ctx, lookups)
+	if err != nil {
+		return nil, err
+	}
+	encoded := make([]string, len(recs))
+	var buf []byte
+	for i, rec := range recs {
+		if !rec.Found {
+			continue
+		}
+		if buf, err = CodecOf(lookups[i].View).AppendRecord(buf[:0], rec.EventTime, rec.Values); err != nil {
+			return nil, fmt.Errorf("encode the record of view %q again: %w", lookups[i].View.Name, err)
+		}
+		encoded[i] = string(buf)
+	}
+	return encoded, nil
+}
+
+// DecodeAll decodes the encoded record of each lookup ("" for none). A
+// record that cannot be decoded is an error wrapping ErrCorrupt that names
+// where it is stored, where(i) for lookup i.
+func DecodeAll(lookups []Lookup, encoded []string, where func(i int) string) ([]Record, error) {
+	codecs := make(map[*View]*Codec, 4)
+	var dec Decoder
+	recs := make([]Record, len(lookups))
+	for i, e := range encoded {
+		if e == "" {
+			continue
+		}
+		l := lookups[i]
+		c := codecs[l.View]
+		if c == nil {
+			c = CodecOf(l.View)
+			codecs[l.View] = c
+		}
+		var err error
+		if recs[i], err = dec.Decode(c, e); err != nil {
+			return nil, fmt.Errorf("read %s: %w", where(i), err)
+		}
+	}
+	return recs, nil
+}
+
 // Errors of online stores, to be checked with errors.Is.
 var (
 	// ErrUnavailable means the backend cannot be reached; retrying later may succeed.
@@ -97,13 +157,22 @@ var (
 
 // Status tells what a lookup found for one feature at time now.
 func Status(rec Record, feature int, ttl time.Duration, now time.Time) almanacv1.FieldStatus {
+	st := RecordStatus(rec, ttl, now)
+	if st == almanacv1.FieldStatus_PRESENT && (feature >= len(rec.Values) || rec.Values[feature].GetVal() == nil) {
+		return almanacv1.FieldStatus_NULL_VALUE
+	}
+	return st
+}
+
+// RecordStatus tells what a lookup found for a record at time now, whatever
+// its values: NOT_FOUND, OUTSIDE_MAX_AGE, or PRESENT when its values are
+// served (Status then says which of them are null).
+func RecordStatus(rec Record, ttl time.Duration, now time.Time) almanacv1.FieldStatus {
 	switch {
 	case !rec.Found:
 		return almanacv1.FieldStatus_NOT_FOUND
 	case ttl > 0 && now.Sub(rec.EventTime) > ttl:
 		return almanacv1.FieldStatus_OUTSIDE_MAX_AGE
-	case feature >= len(rec.Values) || rec.Values[feature] == nil || rec.Values[feature].GetVal() == nil:
-		return almanacv1.FieldStatus_NULL_VALUE
 	}
 	return almanacv1.FieldStatus_PRESENT
 }

@@ -34,9 +34,10 @@ const maxAdhocPlans = 1024
 
 // viewInfo is a feature view as lookups need it.
 type viewInfo struct {
-	view online.View
-	keys []registry.Field
-	def  *registry.FeatureView
+	view  online.View
+	codec *online.Codec
+	keys  []registry.Field
+	def   *registry.FeatureView
 }
 
 // plan is a resolved set of features: the views to read, the entity keys
@@ -81,7 +82,9 @@ func newCatalog(version int64, defs *registry.Definitions) (*catalog, error) {
 		}
 	}
 	for _, v := range defs.Views {
-		c.views[v.Name] = &viewInfo{view: online.ViewOf(v), keys: defs.JoinKeys(v), def: v}
+		vi := &viewInfo{view: online.ViewOf(v), keys: defs.JoinKeys(v), def: v}
+		vi.codec = online.CodecOf(&vi.view)
+		c.views[v.Name] = vi
 	}
 	for _, s := range defs.Services {
 		p, err := c.newPlan(s.Features)

@@ -319,3 +319,32 @@ func TestPushUnimplemented(t *testing.T) {
 		t.Error("UNIMPLEMENTED without a message")
 	}
 }
+
+// TestCorruptRecord checks that a record the server cannot decode fails the
+// lookup with DATA_LOSS naming its view and entity, instead of serving
+// garbage.
+func TestCorruptRecord(t *testing.T) {
+	env := servertest.Start(t, servertest.Options{
+		WrapStore: func(s online.Store) online.Store { return &truncatingStore{Store: s} },
+	})
+	c := dial(t, env.Addr)
+	if _, err := c.GetOnlineFeatures(t.Context(), sdk.Query{FeatureService: servertest.DriverRanking, Entities: drivers(1001)}); err != nil {
+		t.Fatalf("lookup of an entity whose records are whole: %v", err)
+	}
+	_, err := c.GetOnlineFeatures(t.Context(), sdk.Query{FeatureService: servertest.DriverRanking, Entities: drivers(1001, 1002)})
+	checkStatus(t, err, codes.DataLoss, "corrupt", "driver_id=1002", `view "driver_`)
+}
+
+// truncatingStore cuts the last byte off every record of driver 1002 it
+// reads.
+type truncatingStore struct{ online.Store }
+
+func (s *truncatingStore) ReadEncoded(ctx context.Context, lookups []online.Lookup) ([]string, error) {
+	encoded, err := online.ReadEncoded(ctx, s.Store, lookups)
+	for i, l := range lookups {
+		if encoded != nil && encoded[i] != "" && l.Key[0].GetInt64Val() == 1002 {
+			encoded[i] = encoded[i][:len(encoded[i])-1]
+		}
+	}
+	return encoded, err
+}

@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/offline"
@@ -19,15 +19,29 @@ import (
 	"github.com/almanac-fs/almanac/registry"
 )
 
-// Shared immutable values of responses: a null value and the zero event
-// time of join key columns. Marshaling only reads them.
-var (
-	nullValue = &almanacv1.Value{}
-	zeroTime  = &timestamppb.Timestamp{}
-)
-
-// GetOnlineFeatures implements almanacv1.FeatureServerServer.
+// GetOnlineFeatures implements almanacv1.FeatureServerServer. Over gRPC the
+// server answers lookups with lookup and its codec instead (see wire.go), so
+// that no response message is built; this method gives the same answer as a
+// message, for callers in the same process.
 func (s *Server) GetOnlineFeatures(ctx context.Context, req *almanacv1.GetOnlineFeaturesRequest) (*almanacv1.GetOnlineFeaturesResponse, error) {
+	r, err := s.lookup(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.appendWire(nil)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	resp := &almanacv1.GetOnlineFeaturesResponse{}
+	if err := proto.Unmarshal(b, resp); err != nil {
+		return nil, status.Errorf(codes.Internal, "read back the response: %v", err)
+	}
+	return resp, nil
+}
+
+// lookup validates a request, reads its records in one round trip to the
+// store and returns them as a reply.
+func (s *Server) lookup(ctx context.Context, req *almanacv1.GetOnlineFeaturesRequest) (*reply, error) {
 	cat := s.catalog.Load()
 	p, err := s.resolve(cat, req)
 	if err != nil {
@@ -56,68 +70,36 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *almanacv1.GetOnline
 		}
 	}
 	began := time.Now()
-	recs, err := s.store.Read(ctx, lookups)
+	encoded, err := online.ReadEncoded(ctx, s.store, lookups)
 	s.metrics.observeStore("read", began, err)
 	if err != nil {
 		return nil, storeError(ctx, err)
 	}
-
-	resp := &almanacv1.GetOnlineFeaturesResponse{
-		Metadata: &almanacv1.GetOnlineFeaturesResponse_Metadata{FeatureNames: names},
-		Results:  make([]*almanacv1.GetOnlineFeaturesResponse_FeatureVector, 0, len(p.keys)+len(p.features)),
+	r, err := newReply(p, names, cols, encoded, n, s.now())
+	if err != nil {
+		return nil, err
 	}
-	for _, col := range cols {
-		resp.Results = append(resp.Results, keyVector(col))
-	}
-	now := s.now()
-	// One timestamp per (row, view), shared by the view's features.
-	times := make([]*timestamppb.Timestamp, len(recs))
-	for i, r := range recs {
-		if r.Found {
-			times[i] = timestamppb.New(r.EventTime)
-		} else {
-			times[i] = zeroTime
-		}
-	}
-	for _, f := range p.features {
-		vi := p.views[f.view]
-		fv := &almanacv1.GetOnlineFeaturesResponse_FeatureVector{
-			Values:          make([]*almanacv1.Value, n),
-			Statuses:        make([]almanacv1.FieldStatus, n),
-			EventTimestamps: make([]*timestamppb.Timestamp, n),
-		}
-		for i := range n {
-			rec := recs[i*nv+f.view]
-			st := online.Status(rec, f.index, vi.view.TTL, now)
-			fv.Statuses[i] = st
-			fv.EventTimestamps[i] = times[i*nv+f.view]
-			if st == almanacv1.FieldStatus_PRESENT {
-				fv.Values[i] = rec.Values[f.index]
-			} else {
-				fv.Values[i] = nullValue
-			}
-		}
-		resp.Results = append(resp.Results, fv)
-	}
-	s.logLookup(p, now, resp)
-	return resp, nil
+	s.logLookup(r)
+	return r, nil
 }
 
 // logLookup hands a sample of feature services' lookups to the feature log.
 // It never waits: when the log's buffer is full the lookup is dropped.
-func (s *Server) logLookup(p *plan, now time.Time, resp *almanacv1.GetOnlineFeaturesResponse) {
+func (s *Server) logLookup(r *reply) {
+	p := r.plan
 	if s.opts.FeatureLog == nil || p.service == "" || p.sampleRate <= 0 || rand.Float64() >= p.sampleRate {
 		return
 	}
 	cols := slices.Clone(p.logColumns)
+	recs := r.records()
 	for i := range cols {
-		cols[i].Values = resp.Results[i].GetValues()
-		if !cols[i].Key {
-			cols[i].Statuses = resp.Results[i].GetStatuses()
+		cols[i].Values, cols[i].Statuses = r.column(i, recs)
+		if cols[i].Key {
+			cols[i].Statuses = nil
 		}
 	}
-	if s.opts.FeatureLog.Log(offline.LogEntry{Service: p.service, Time: now, Columns: cols}) {
-		s.metrics.loggedRows.Add(float64(len(cols[0].Values)))
+	if s.opts.FeatureLog.Log(offline.LogEntry{Service: p.service, Time: r.now, Columns: cols}) {
+		s.metrics.loggedRows.Add(float64(r.rows))
 	}
 }
 
@@ -211,19 +193,4 @@ func keyValue(t registry.Type, v *almanacv1.Value) (*almanacv1.Value, error) {
 		return nil, fmt.Errorf("a join key cannot be null")
 	}
 	return values.Coerce(v, t)
-}
-
-// keyVector is the response column of a join key: the request's values.
-func keyVector(vals []*almanacv1.Value) *almanacv1.GetOnlineFeaturesResponse_FeatureVector {
-	fv := &almanacv1.GetOnlineFeaturesResponse_FeatureVector{
-		Values:          make([]*almanacv1.Value, len(vals)),
-		Statuses:        make([]almanacv1.FieldStatus, len(vals)),
-		EventTimestamps: make([]*timestamppb.Timestamp, len(vals)),
-	}
-	for i, v := range vals {
-		fv.Values[i] = v
-		fv.Statuses[i] = almanacv1.FieldStatus_PRESENT
-		fv.EventTimestamps[i] = zeroTime
-	}
-	return fv
 }

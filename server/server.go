@@ -168,11 +168,13 @@ func (s *Server) Version() int64 { return s.catalog.Load().version }
 
 // NewGRPCServer returns a gRPC server with the feature server, health and
 // reflection registered, and the server's interceptors (metrics, auth)
-// installed before any in opts.
+// installed before any in opts. Its codec writes lookups' responses
+// without building messages (see wire.go): an interceptor in opts sees a
+// GetOnlineFeatures response that is not a proto.Message.
 func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	opts = append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(s.unaryInterceptor)}, opts...)
+	opts = append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(s.unaryInterceptor), grpc.ForceServerCodecV2(newCodec())}, opts...)
 	g := grpc.NewServer(opts...)
-	almanacv1.RegisterFeatureServerServer(g, s)
+	g.RegisterService(serviceDesc(), s)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
 	return g

@@ -167,46 +167,55 @@ func (s *Store) sweepEvery(ctx context.Context, interval time.Duration, log *slo
 // record that cannot be decoded fails the read with an error wrapping
 // online.ErrCorrupt and naming its key.
 func (s *Store) Read(ctx context.Context, lookups []online.Lookup) ([]online.Record, error) {
+	keys, encoded, err := s.get(ctx, lookups)
+	if err != nil {
+		return nil, err
+	}
+	return online.DecodeAll(lookups, encoded, func(i int) string { return fmt.Sprintf("key %q", keys[i]) })
+}
+
+// ReadEncoded implements online.EncodedReader: Read without decoding.
+func (s *Store) ReadEncoded(ctx context.Context, lookups []online.Lookup) ([]string, error) {
+	_, encoded, err := s.get(ctx, lookups)
+	return encoded, err
+}
+
+// get reads the encoded record of each lookup ("" for none) and returns it
+// with its key, from one read transaction.
+func (s *Store) get(ctx context.Context, lookups []online.Lookup) (keys [][]byte, encoded []string, err error) {
 	if s.closed.Load() {
-		return nil, online.ErrClosed
+		return nil, nil, online.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("read online store: %w", err)
+		return nil, nil, fmt.Errorf("read online store: %w", err)
 	}
-	recs := make([]online.Record, len(lookups))
-	codecs := make(map[*online.View]*online.Codec, 4)
-	var dec online.Decoder
-	err := s.db.View(func(tx *bolt.Tx) error {
+	keys = make([][]byte, len(lookups))
+	encoded = make([]string, len(lookups))
+	var buf []byte
+	err = s.db.View(func(tx *bolt.Tx) error {
 		records := tx.Bucket(recordsBucket)
-		var key []byte
 		for i, l := range lookups {
+			start := len(buf)
 			var err error
-			if key, err = online.AppendStoreKey(key[:0], "", l.View.Name, l.Key); err != nil {
+			if buf, err = online.AppendStoreKey(buf, "", l.View.Name, l.Key); err != nil {
 				return fmt.Errorf("read view %q, lookup %d: %w", l.View.Name, i, err)
 			}
-			v := records.Get(key)
+			keys[i] = buf[start:len(buf):len(buf)]
+			v := records.Get(keys[i])
 			if v == nil {
 				continue
 			}
 			if len(v) < expirySize {
-				return fmt.Errorf("read key %q: %w: %d bytes, shorter than the expiry time", key, online.ErrCorrupt, len(v))
+				return fmt.Errorf("read key %q: %w: %d bytes, shorter than the expiry time", keys[i], online.ErrCorrupt, len(v))
 			}
-			c := codecs[l.View]
-			if c == nil {
-				c = online.CodecOf(l.View)
-				codecs[l.View] = c
-			}
-			// The copy outlives the transaction; the record's strings share it.
-			if recs[i], err = dec.Decode(c, string(v[expirySize:])); err != nil {
-				return fmt.Errorf("read key %q: %w", key, err)
-			}
+			encoded[i] = string(v[expirySize:]) // a copy: it outlives the transaction
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, nil, s.fail(err)
 	}
-	return recs, nil
+	return keys, encoded, nil
 }
 
 // Write stores rows of view, newer wins, in one write transaction: all of

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SchemaChange", testSchemaChange},
 		{"EmptyCalls", testEmptyCalls},
 		{"CanceledContext", testCanceledContext},
+		{"ReadEncodedAgreesWithRead", testReadEncoded},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -685,6 +686,45 @@ func testSchemaChange(t *testing.T, h *harness) {
 	h.write(t, after, online.Row{Key: key(i64(1)), EventTime: older, Values: []*almanacv1.Value{f64(2), i64(3)}})
 	checkRecord(t, "older record of the new schema", h.readOne(t, after, i64(1)), older, []*almanacv1.Value{f64(2), i64(3)})
 	checkNotFound(t, "read with the old schema", h.readOne(t, before, i64(1)))
+}
+
+// testReadEncoded checks that online.ReadEncoded, through the store's own
+// ReadEncoded when it has one, returns records that decode to what Read
+// returns: found, not found, null values and another schema's record.
+func testReadEncoded(t *testing.T, h *harness) {
+	if _, ok := h.Store.(online.EncodedReader); !ok {
+		t.Log("the store has no ReadEncoded of its own: checking online.ReadEncoded's fallback")
+	}
+	view := statsView("stats", time.Hour)
+	other := &online.View{Name: "stats", Features: view.Features[:1]}
+	now := h.clock.Now()
+	var lookups []online.Lookup
+	for id := range int64(20) {
+		row := statsRow(id, now.Add(-time.Duration(id)*time.Minute))
+		if id%3 == 0 {
+			row.Values[id%3] = nil
+		}
+		h.write(t, view, row)
+		lookups = append(lookups, online.Lookup{View: view, Key: key(i64(id))}, online.Lookup{View: other, Key: key(i64(id))})
+	}
+	lookups = append(lookups, online.Lookup{View: view, Key: key(i64(99))}, online.Lookup{View: statsView("never_written", 0), Key: key(i64(1))})
+	want := h.read(t, lookups...)
+	encoded, err := online.ReadEncoded(h.ctx, h.Store, lookups)
+	if err != nil {
+		t.Fatalf("ReadEncoded: %v", err)
+	}
+	got, err := online.DecodeAll(lookups, encoded, func(i int) string { return fmt.Sprint("lookup ", i) })
+	if err != nil {
+		t.Fatalf("decode what ReadEncoded returned: %v", err)
+	}
+	for i := range want {
+		what := fmt.Sprintf("lookup %d (view %q with %d features)", i, lookups[i].View.Name, len(lookups[i].View.Features))
+		if !want[i].Found {
+			checkNotFound(t, what, got[i])
+			continue
+		}
+		checkRecord(t, what, got[i], want[i].EventTime, want[i].Values)
+	}
 }
 
 func testEmptyCalls(t *testing.T, h *harness) {

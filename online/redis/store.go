@@ -73,11 +73,27 @@ func New(opts Options) (*Store, error) {
 // node, in a Cluster). A record that cannot be decoded fails the read with an
 // error wrapping online.ErrCorrupt and naming its key.
 func (s *Store) Read(ctx context.Context, lookups []online.Lookup) ([]online.Record, error) {
+	keys, encoded, err := s.mget(ctx, lookups)
+	if err != nil {
+		return nil, err
+	}
+	return online.DecodeAll(lookups, encoded, func(i int) string { return fmt.Sprintf("redis key %q", keys[i]) })
+}
+
+// ReadEncoded implements online.EncodedReader: Read without decoding.
+func (s *Store) ReadEncoded(ctx context.Context, lookups []online.Lookup) ([]string, error) {
+	_, encoded, err := s.mget(ctx, lookups)
+	return encoded, err
+}
+
+// mget reads the encoded record of each lookup ("" for none) and returns it
+// with its key, in one pipelined round trip (per node, in a Cluster).
+func (s *Store) mget(ctx context.Context, lookups []online.Lookup) (keys, encoded []string, err error) {
 	if s.closed.Load() {
-		return nil, online.ErrClosed
+		return nil, nil, online.ErrClosed
 	}
 	if len(lookups) == 0 {
-		return []online.Record{}, nil
+		return nil, []string{}, nil
 	}
 	// All keys go in one buffer and one string, sliced per key.
 	buf := make([]byte, 0, 48*len(lookups))
@@ -85,12 +101,12 @@ func (s *Store) Read(ctx context.Context, lookups []online.Lookup) ([]online.Rec
 	for i, l := range lookups {
 		var err error
 		if buf, err = online.AppendStoreKey(buf, s.prefix, l.View.Name, l.Key); err != nil {
-			return nil, fmt.Errorf("read view %q, lookup %d: %w", l.View.Name, i, err)
+			return nil, nil, fmt.Errorf("read view %q, lookup %d: %w", l.View.Name, i, err)
 		}
 		ends[i] = len(buf)
 	}
 	all := string(buf)
-	keys := make([]string, len(lookups))
+	keys = make([]string, len(lookups))
 	start := 0
 	for i, end := range ends {
 		keys[i], start = all[start:end], end
@@ -108,33 +124,17 @@ func (s *Store) Read(ctx context.Context, lookups []online.Lookup) ([]online.Rec
 		cmds[g] = pipe.MGet(ctx, groupKeys[from:]...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, s.fail(fmt.Sprintf("read %d keys from redis", len(keys)), err)
+		return nil, nil, s.fail(fmt.Sprintf("read %d keys from redis", len(keys)), err)
 	}
-
-	codecs := make(map[*online.View]*online.Codec, 4)
-	var dec online.Decoder
-	recs := make([]online.Record, len(lookups))
+	encoded = make([]string, len(lookups))
 	for g, idx := range groups {
 		for j, val := range cmds[g].Val() {
-			i := idx[j]
-			b, ok := val.(string)
-			if !ok {
-				continue // missing: not found
+			if b, ok := val.(string); ok { // nil: missing
+				encoded[idx[j]] = b
 			}
-			l := lookups[i]
-			c := codecs[l.View]
-			if c == nil {
-				c = online.CodecOf(l.View)
-				codecs[l.View] = c
-			}
-			rec, err := dec.Decode(c, b)
-			if err != nil {
-				return nil, fmt.Errorf("read redis key %q: %w", keys[i], err)
-			}
-			recs[i] = rec
 		}
 	}
-	return recs, nil
+	return keys, encoded, nil
 }
 
 // group splits keys, by index, into the groups that one command may hold:

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/almanac-fs/almanac/internal/values"
+	"github.com/almanac-fs/almanac/online"
+	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
+)
+
+// reply is the answer to a lookup, kept close to what the store returned:
+// the encoded record of every (entity row, view), with each feature's value
+// already transcoded to its wire form (online.Codec.Transcode). The server's
+// codec writes it to the wire from there (appendWire), so a lookup builds no
+// response message. A reply is not modified once newReply returns it.
+type reply struct {
+	plan  *plan
+	names *almanacv1.FeatureList
+	keys  [][]*almanacv1.Value // the join key columns, in plan order
+	rows  int
+	now   time.Time
+
+	// Per record, entity row i and plan view j at k = i*len(plan.views)+j:
+	// the record as stored ("" for none), online.RecordStatus, the event
+	// time, and where its features' values start in ends.
+	encoded []string
+	states  []almanacv1.FieldStatus
+	times   []time.Time
+	first   []int
+	// wire holds the transcoded values of every record; ends[first[k]+f] is
+	// where feature f of record k ends in it, and starts where the one
+	// before ends (ends[first[k]-1] for f = 0, or 0).
+	wire []byte
+	ends []int
+}
+
+// newReply transcodes the records a lookup of rows entity rows found at time
+// now. A record that cannot be decoded is a DATA_LOSS error naming its view
+// and entity.
+func newReply(p *plan, names *almanacv1.FeatureList, keys [][]*almanacv1.Value, encoded []string, rows int, now time.Time) (*reply, error) {
+	nv := len(p.views)
+	r := &reply{
+		plan: p, names: names, keys: keys, rows: rows, now: now,
+		encoded: encoded,
+		states:  make([]almanacv1.FieldStatus, len(encoded)),
+		times:   make([]time.Time, len(encoded)),
+		first:   make([]int, len(encoded)),
+	}
+	features := 0
+	for j := range p.views {
+		features += len(p.views[j].view.Features)
+	}
+	r.ends = make([]int, 0, rows*features)
+	// Transcoding adds about two bytes of tags per value to a record.
+	size := 2 * rows * features
+	for _, e := range encoded {
+		size += len(e)
+	}
+	r.wire = make([]byte, 0, size)
+	for k, e := range encoded {
+		v := p.views[k%nv]
+		r.first[k] = len(r.ends)
+		n := len(v.view.Features)
+		r.ends = r.ends[:len(r.ends)+n]
+		var rec online.Record
+		if e != "" {
+			var err error
+			r.wire, rec.Found, rec.EventTime, err = v.codec.Transcode(r.wire, e, r.ends[r.first[k]:])
+			if err != nil {
+				return nil, status.Errorf(codes.DataLoss, "online store holds a corrupt record of view %q for entity %s: %v", v.view.Name, r.entity(k/nv, k%nv), err)
+			}
+		}
+		if !rec.Found {
+			for f := range n {
+				r.ends[r.first[k]+f] = len(r.wire)
+			}
+		}
+		r.states[k] = online.RecordStatus(rec, v.view.TTL, now)
+		r.times[k] = rec.EventTime
+	}
+	return r, nil
+}
+
+// entity describes the join key values of view j for entity row i.
+func (r *reply) entity(i, j int) string {
+	var s string
+	for n, k := range r.plan.keyIdx[j] {
+		if n > 0 {
+			s += ", "
+		}
+		v := values.Go(r.keys[k][i])
+		if str, ok := v.(string); ok {
+			v = strconv.Quote(str)
+		}
+		s += fmt.Sprintf("%s=%v", r.plan.keys[k].Name, v)
+	}
+	return s
+}
+
+// columns is the number of response columns: join keys, then features.
+func (r *reply) columns() int { return len(r.keys) + len(r.plan.features) }
+
+// cell returns the status of column c, entity row i, and the record and
+// feature its value comes from: rec is -1 for join key columns, which have
+// none.
+func (r *reply) cell(c, i int) (st almanacv1.FieldStatus, rec, feature int) {
+	if c < len(r.keys) {
+		return almanacv1.FieldStatus_PRESENT, -1, -1
+	}
+	f := r.plan.features[c-len(r.keys)]
+	rec = i*len(r.plan.views) + f.view
+	if st = r.states[rec]; st == almanacv1.FieldStatus_PRESENT && len(r.value(rec, f.index)) == 0 {
+		st = almanacv1.FieldStatus_NULL_VALUE
+	}
+	return st, rec, f.index
+}
+
+// value returns the wire form of feature f of record k: the fields of its
+// Value message, none for null.
+func (r *reply) value(k, f int) []byte {
+	i := r.first[k] + f
+	start := 0
+	if i > 0 {
+		start = r.ends[i-1]
+	}
+	return r.wire[start:r.ends[i]]
+}
+
+// records decodes every record of the reply.
+func (r *reply) records() []online.Record {
+	recs := make([]online.Record, len(r.encoded))
+	var dec online.Decoder
+	for k, e := range r.encoded {
+		if e != "" {
+			// newReply transcoded the record, so it decodes.
+			recs[k], _ = dec.Decode(r.plan.views[k%len(r.plan.views)].codec, e)
+		}
+	}
+	return recs
+}
+
+// column returns the values (nil for null) and statuses of column c, with
+// recs the reply's records.
+func (r *reply) column(c int, recs []online.Record) ([]*almanacv1.Value, []almanacv1.FieldStatus) {
+	vals := make([]*almanacv1.Value, r.rows)
+	sts := make([]almanacv1.FieldStatus, r.rows)
+	for i := range r.rows {
+		st, k, f := r.cell(c, i)
+		sts[i] = st
+		switch {
+		case k < 0:
+			vals[i] = r.keys[c][i]
+		case st == almanacv1.FieldStatus_PRESENT:
+			vals[i] = recs[k].Values[f]
+		}
+	}
+	return vals, sts
+}
