@@ -95,6 +95,22 @@ func NewCodec(v *View) *Codec {
 // number of values or a zero event time is an error wrapping ErrInvalid,
 // saying which view and feature; dst is then returned unchanged.
 func (c *Codec) AppendRecord(dst []byte, eventTime time.Time, values []*almanacv1.Value) ([]byte, error) {
+	return appendRecord(c, dst, eventTime, values, func(v *almanacv1.Value) bool { return v.GetVal() == nil }, appendValue)
+}
+
+// AppendRecordGo is AppendRecord for values as Go values (nil is null), the
+// way a database/sql scan gives them: values of exactly the feature's Go
+// type (float64 for float64, int64 for int64, string, bool) are encoded
+// directly, any other is converted as values.FromGo converts it, losing
+// nothing or failing. It spares the *almanacv1.Value of every value when a
+// pipeline writes many rows.
+func (c *Codec) AppendRecordGo(dst []byte, eventTime time.Time, vals []any) ([]byte, error) {
+	return appendRecord(c, dst, eventTime, vals, func(x any) bool { return x == nil }, appendGo)
+}
+
+// appendRecord appends the record of values, null or appended by
+// appendOne, the way AppendRecord documents.
+func appendRecord[T any](c *Codec, dst []byte, eventTime time.Time, values []T, null func(T) bool, appendOne func([]byte, registry.Type, T) ([]byte, error)) ([]byte, error) {
 	if len(values) != len(c.types) {
 		return dst, fmt.Errorf("%w: view %q: %d values for %d features", ErrInvalid, c.view, len(values), len(c.types))
 	}
@@ -110,16 +126,44 @@ func (c *Codec) AppendRecord(dst []byte, eventTime time.Time, values []*almanacv
 		dst = append(dst, 0)
 	}
 	for i, v := range values {
-		if v.GetVal() == nil {
+		if null(v) {
 			dst[bitmap+i/8] |= 1 << (i % 8)
 			continue
 		}
 		var err error
-		if dst, err = appendValue(dst, c.types[i], v); err != nil {
+		if dst, err = appendOne(dst, c.types[i], v); err != nil {
 			return dst[:start], fmt.Errorf("%w: view %q, feature %q: %v", ErrInvalid, c.view, c.names[i], err)
 		}
 	}
 	return dst, nil
+}
+
+// appendGo appends the untagged encoding of x, not nil, as a value of type
+// t: directly when x has t's usual Go type, else through values.FromGo.
+func appendGo(dst []byte, t registry.Type, x any) ([]byte, error) {
+	switch y := x.(type) {
+	case float64:
+		if t == registry.TypeFloat64 {
+			return binary.LittleEndian.AppendUint64(dst, math.Float64bits(y)), nil
+		}
+	case int64:
+		if t == registry.TypeInt64 {
+			return binary.AppendVarint(dst, y), nil
+		}
+	case string:
+		if t == registry.TypeString && utf8.ValidString(y) {
+			return appendString(dst, y), nil
+		}
+	case bool:
+		if t == registry.TypeBool {
+			return appendBool(dst, y), nil
+		}
+	}
+	v, err := values.FromGo(x, t)
+	if err != nil {
+		return dst, err
+	}
+	return appendValue(dst, t, v)
 }
 
 // Replaces reports whether the encoded record rec replaces the stored encoded

@@ -155,6 +155,57 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAppendRecordGo checks that records encoded from Go values, of the
+// usual Go type of each feature or of another that converts, are those of
+// the same values as messages, and that values that do not fit are refused.
+func TestAppendRecordGo(t *testing.T) {
+	v := view("v", registry.TypeFloat64, registry.TypeInt64, registry.TypeString, registry.TypeBool, registry.TypeInt32,
+		registry.TypeTimestamp, registry.TypeBytes, registry.TypeFloat32, registry.ListOf(registry.Int64))
+	c := online.NewCodec(v)
+	tests := []struct {
+		name string
+		goes []any
+		want []*almanacv1.Value
+		err  string
+	}{
+		{"usual types", []any{1.5, int64(-7), "naïve", true, int32(3), t0, []byte{0, 1}, float32(2.5), []any{int64(1), int64(2)}},
+			[]*almanacv1.Value{f64(1.5), i64(-7), str("naïve"), boolean(true), i32(3), ts(t0.UnixMilli()), byt([]byte{0, 1}), f32(2.5),
+				{Val: &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: []int64{1, 2}}}}}, ""},
+		{"nulls", make([]any, 9), make([]*almanacv1.Value, 9), ""},
+		{"other types that convert", []any{float32(0.5), int32(7), "x", false, int64(3), t0, "bytes", 2.5, []any{int32(1)}},
+			[]*almanacv1.Value{f64(0.5), i64(7), str("x"), boolean(false), i32(3), ts(t0.UnixMilli()), byt([]byte("bytes")), f32(2.5),
+				{Val: &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: []int64{1}}}}}, ""},
+		{"int64 out of int32's range", []any{nil, nil, nil, nil, int64(1) << 40, nil, nil, nil, nil}, nil, `feature "fe"`},
+		{"string for a float", []any{"1.5", nil, nil, nil, nil, nil, nil, nil, nil}, nil, `feature "fa"`},
+		{"invalid UTF-8", []any{nil, nil, "\xff", nil, nil, nil, nil, nil, nil}, nil, `feature "fc"`},
+		{"too few values", []any{1.5}, nil, "1 values for 9 features"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.AppendRecordGo([]byte("kept"), t0, tt.goes)
+			if tt.err != "" {
+				if !errors.Is(err, online.ErrInvalid) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got error %v, want ErrInvalid mentioning %q", err, tt.err)
+				}
+				if string(got) != "kept" {
+					t.Errorf("got dst %q, want it unchanged", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := c.AppendRecord([]byte("kept"), t0, tt.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("got record %x, want %x", got, want)
+			}
+		})
+	}
+}
+
 func TestCodecTruncatesEventTimeToMillisecond(t *testing.T) {
 	c := online.NewCodec(view("v"))
 	b, err := c.AppendRecord(nil, t0.Add(1234567*time.Nanosecond), nil)

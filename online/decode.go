@@ -143,6 +143,16 @@ func (c *Codec) header(rec string) (found bool, eventTime time.Time, r reader, e
 	return true, eventTime, reader{s: rec, off: bitmapEnd}, nil
 }
 
+// EventTime returns the event time of an encoded record of the codec's view,
+// checking its header: a record of another version or schema of the view,
+// or too short for a header, is an error wrapping ErrInvalid.
+func (c *Codec) EventTime(rec []byte) (time.Time, error) {
+	if len(rec) < headerSize || rec[0] != recordVersion || string(rec[1:schemaEnd]) != string(c.schema[:]) {
+		return time.Time{}, fmt.Errorf("%w: view %q: not a record of the view's features", ErrInvalid, c.view)
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(rec[schemaEnd:headerSize]) ^ signBit)).UTC(), nil
+}
+
 // null reports whether feature i of a record is null, by its bitmap.
 func null(bitmap string, i int) bool { return bitmap[i/8]&(1<<(i%8)) != 0 }
 

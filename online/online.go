@@ -44,6 +44,47 @@ type Row struct {
 	Values    []*almanacv1.Value // one per feature of the view; nil is null
 }
 
+// EncodedRow is a row whose event time and values are already encoded, by
+// its view's Codec (AppendRecord or AppendRecordGo).
+type EncodedRow struct {
+	Key    []*almanacv1.Value // join key values, in the view's join key order
+	Record []byte
+}
+
+// EncodeRows encodes rows of view, checking every one; a row that does not
+// match the view is an error wrapping ErrInvalid.
+func EncodeRows(view *View, rows []Row) ([]EncodedRow, error) {
+	c := CodecOf(view)
+	var buf []byte
+	ends := make([]int, len(rows))
+	for i, row := range rows {
+		var err error
+		if buf, err = c.AppendRecord(buf, row.EventTime, row.Values); err != nil {
+			return nil, fmt.Errorf("row %d: %w", i, err)
+		}
+		ends[i] = len(buf)
+	}
+	out := make([]EncodedRow, len(rows))
+	start := 0
+	for i, row := range rows {
+		out[i] = EncodedRow{Key: row.Key, Record: buf[start:ends[i]:ends[i]]}
+		start = ends[i]
+	}
+	return out, nil
+}
+
+// Expiry returns when a record with event time eventTime of a view with TTL
+// ttl expires, in ms since the Unix epoch (0: never), and whether it already
+// has at now: a store removes it once its clock is past that time, when
+// Status says OUTSIDE_MAX_AGE too, and does not store it at all if expired.
+func Expiry(eventTime time.Time, ttl time.Duration, now time.Time) (expireAt int64, expired bool) {
+	if ttl <= 0 {
+		return 0, false
+	}
+	eventTime = eventTime.Truncate(time.Millisecond)
+	return eventTime.Add(ttl + time.Millisecond - 1).UnixMilli(), now.Sub(eventTime) > ttl
+}
+
 // Lookup asks for one entity of one view.
 type Lookup struct {
 	View *View
@@ -80,6 +121,38 @@ type Store interface {
 	// Close releases the store. Calls after it, Close included, return
 	// ErrClosed.
 	Close() error
+}
+
+// EncodedWriter is implemented by stores that take rows already encoded,
+// for writers that encode rows straight from their source (materialization;
+// see Codec.AppendRecordGo).
+type EncodedWriter interface {
+	// WriteEncoded is Write for encoded rows. A record that is not one of
+	// the view's (Codec.EventTime) is an error wrapping ErrInvalid, and
+	// nothing is written.
+	WriteEncoded(ctx context.Context, view View, rows []EncodedRow) error
+}
+
+// WriteEncoded writes encoded rows of view to s, through s's WriteEncoded
+// when s is an EncodedWriter, and otherwise decoding them for Write.
+func WriteEncoded(ctx context.Context, s Store, view View, rows []EncodedRow) error {
+	if w, ok := s.(EncodedWriter); ok {
+		return w.WriteEncoded(ctx, view, rows)
+	}
+	c := CodecOf(&view)
+	decoded := make([]Row, len(rows))
+	var dec Decoder
+	for i, r := range rows {
+		rec, err := dec.Decode(c, string(r.Record))
+		if err == nil && !rec.Found {
+			err = fmt.Errorf("a record of another schema of the view")
+		}
+		if err != nil {
+			return fmt.Errorf("%w: view %q, row %d: %v", ErrInvalid, view.Name, i, err)
+		}
+		decoded[i] = Row{Key: r.Key, EventTime: rec.EventTime, Values: rec.Values}
+	}
+	return s.Write(ctx, view, decoded)
 }
 
 // EncodedReader is implemented by stores that can return records as they

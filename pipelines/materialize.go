@@ -323,8 +323,9 @@ func (m *Materializer) writeOnline(ctx context.Context, conn *sql.Conn, v *regis
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	view := online.ViewOf(v)
+	codec := online.CodecOf(&view)
 	// The scanning goroutine only copies the scanned values; the writers
-	// convert them to rows and write them, so conversion runs in parallel.
+	// encode them and write them, so encoding runs in parallel.
 	keyTypes := m.Defs.JoinKeys(v)
 	batches := make(chan [][]any)
 	var written atomic.Int64
@@ -335,18 +336,12 @@ func (m *Materializer) writeOnline(ctx context.Context, conn *sql.Conn, v *regis
 				if ctx.Err() != nil {
 					continue
 				}
-				b := make([]online.Row, len(raw))
-				for i, r := range raw {
-					var err error
-					if b[i], err = onlineRow(r, keyTypes, v.Features); err != nil {
-						cancel(err)
-						break
-					}
-				}
-				if ctx.Err() != nil {
+				b, err := encodeOnline(codec, raw, keyTypes)
+				if err != nil {
+					cancel(err)
 					continue
 				}
-				if err := m.Online.Write(ctx, view, b); err != nil {
+				if err := online.WriteEncoded(ctx, m.Online, view, b); err != nil {
 					cancel(err)
 					continue
 				}
@@ -396,30 +391,39 @@ func (m *Materializer) writeOnline(ctx context.Context, conn *sql.Conn, v *regis
 	return written.Load(), ctx.Err()
 }
 
-// onlineRow converts one scanned row (join keys, event time, features) to
-// an online-store row.
-func onlineRow(scanned []any, keys []registry.Field, features []registry.Field) (online.Row, error) {
-	r := online.Row{Key: make([]*almanacv1.Value, len(keys)), Values: make([]*almanacv1.Value, len(features))}
-	for i, k := range keys {
-		v, err := values.FromGo(scanned[i], k.Type)
-		if err != nil {
-			return r, fmt.Errorf("join key %q: %w", k.Name, err)
+// encodeOnline encodes scanned rows (join keys, event time, features) as
+// online-store rows of the codec's view, the values straight from the
+// scanned Go values.
+func encodeOnline(c *online.Codec, scanned [][]any, keys []registry.Field) ([]online.EncodedRow, error) {
+	rows := make([]online.EncodedRow, len(scanned))
+	keyVals := make([]*almanacv1.Value, len(scanned)*len(keys))
+	var buf []byte
+	ends := make([]int, len(scanned))
+	for r, row := range scanned {
+		rows[r].Key = keyVals[r*len(keys) : (r+1)*len(keys) : (r+1)*len(keys)]
+		for i, k := range keys {
+			v, err := values.FromGo(row[i], k.Type)
+			if err != nil {
+				return nil, fmt.Errorf("join key %q: %w", k.Name, err)
+			}
+			rows[r].Key[i] = v
 		}
-		r.Key[i] = v
-	}
-	t, ok := scanned[len(keys)].(time.Time)
-	if !ok {
-		return r, fmt.Errorf("event time is %T, not a time", scanned[len(keys)])
-	}
-	r.EventTime = t
-	for i, f := range features {
-		v, err := values.FromGo(scanned[len(keys)+1+i], f.Type)
-		if err != nil {
-			return r, fmt.Errorf("feature %q: %w", f.Name, err)
+		t, ok := row[len(keys)].(time.Time)
+		if !ok {
+			return nil, fmt.Errorf("event time is %T, not a time", row[len(keys)])
 		}
-		r.Values[i] = v
+		var err error
+		if buf, err = c.AppendRecordGo(buf, t, row[len(keys)+1:]); err != nil {
+			return nil, err
+		}
+		ends[r] = len(buf)
 	}
-	return r, nil
+	start := 0
+	for r := range rows {
+		rows[r].Record = buf[start:ends[r]:ends[r]]
+		start = ends[r]
+	}
+	return rows, nil
 }
 
 func (m *Materializer) report(p Progress) {

@@ -250,7 +250,7 @@ func profile(ctx context.Context, o options, e *env, file string) (string, error
 	if _, err := runChild(ctx, o, e, false, file); err != nil {
 		return "", err
 	}
-	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=35", file).Output()
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-symbolize=none", "-top", "-nodecount=35", file).Output()
 	if err != nil {
 		return "", fmt.Errorf("go tool pprof -top %s: %w", file, err)
 	}

@@ -68,7 +68,7 @@ func (b *bench) profilePoint(ctx context.Context, p *proc, pt point) (profileRes
 	if err := <-fetched; err != nil {
 		return profileResult{}, err
 	}
-	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=30", file).Output()
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-symbolize=none", "-top", "-nodecount=30", file).Output()
 	if err != nil {
 		return profileResult{}, fmt.Errorf("go tool pprof -top %s: %w", file, err)
 	}

@@ -224,39 +224,53 @@ func (s *Store) Write(ctx context.Context, view online.View, rows []online.Row) 
 	if s.closed.Load() {
 		return online.ErrClosed
 	}
+	encoded, err := online.EncodeRows(&view, rows)
+	if err != nil {
+		return fmt.Errorf("write view %q: %w", view.Name, err)
+	}
+	return s.WriteEncoded(ctx, view, encoded)
+}
+
+// WriteEncoded implements online.EncodedWriter: Write for encoded rows, in
+// one write transaction.
+func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []online.EncodedRow) error {
+	if s.closed.Load() {
+		return online.ErrClosed
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write view %q: %w", view.Name, err)
 	}
 	c := online.CodecOf(&view)
 	now := s.now()
-	// Encode every row before the transaction: keys in keyBuf; expiry times
-	// and records, as stored, in valBuf; expiry index keys in indexBuf.
+	// Prepare every row before the transaction: keys in keyBuf; expiry
+	// times and records, as stored, in valBuf; expiry index keys in
+	// indexBuf.
 	var keyBuf, valBuf, indexBuf []byte
 	type pending struct {
 		keyEnd, valStart, valEnd, indexEnd int
 	}
 	todo := make([]pending, 0, len(rows))
 	for i, row := range rows {
+		eventTime, err := c.EventTime(row.Record)
+		if err != nil {
+			return fmt.Errorf("write view %q, row %d: %w", view.Name, i, err)
+		}
+		expireAt, expired := online.Expiry(eventTime, view.TTL, now)
+		if expired {
+			continue // OUTSIDE_MAX_AGE for any reader
+		}
 		keyStart, valStart := len(keyBuf), len(valBuf)
-		var err error
 		if keyBuf, err = online.AppendStoreKey(keyBuf, "", view.Name, row.Key); err != nil {
 			return fmt.Errorf("write view %q, row %d: %w", view.Name, i, err)
 		}
-		valBuf = appendExpiry(valBuf, never)
-		if valBuf, err = c.AppendRecord(valBuf, row.EventTime, row.Values); err != nil {
-			return fmt.Errorf("write row %d: %w", i, err)
-		}
-		if view.TTL > 0 {
-			eventTime := row.EventTime.Truncate(time.Millisecond)
-			if now.Sub(eventTime) > view.TTL {
-				keyBuf, valBuf = keyBuf[:keyStart], valBuf[:valStart]
-				continue // already expired: OUTSIDE_MAX_AGE for any reader
-			}
-			expireAt := eventTime.Add(view.TTL + time.Millisecond - 1).UnixMilli()
-			binary.BigEndian.PutUint64(valBuf[valStart:], expiryBits(expireAt))
+		if expireAt == 0 {
+			valBuf = appendExpiry(valBuf, never)
+		} else {
+			valBuf = appendExpiry(valBuf, expireAt)
 			indexBuf = appendExpiry(indexBuf, expireAt)
 			indexBuf = append(indexBuf, keyBuf[keyStart:]...)
 		}
+		valBuf = append(valBuf, row.Record...)
 		todo = append(todo, pending{keyEnd: len(keyBuf), valStart: valStart, valEnd: len(valBuf), indexEnd: len(indexBuf)})
 	}
 	if len(todo) == 0 {

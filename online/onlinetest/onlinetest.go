@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EmptyCalls", testEmptyCalls},
 		{"CanceledContext", testCanceledContext},
 		{"ReadEncodedAgreesWithRead", testReadEncoded},
+		{"WriteEncoded", testWriteEncoded},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -725,6 +726,44 @@ func testReadEncoded(t *testing.T, h *harness) {
 		}
 		checkRecord(t, what, got[i], want[i].EventTime, want[i].Values)
 	}
+}
+
+// testWriteEncoded checks that rows written encoded, through the store's
+// own WriteEncoded when it has one, read back as written, newer winning and
+// TTL applying as with Write; and that a batch holding a record of another
+// schema is refused whole.
+func testWriteEncoded(t *testing.T, h *harness) {
+	view := statsView("stats", time.Hour)
+	now := h.clock.Now()
+	encode := func(rows ...online.Row) []online.EncodedRow {
+		t.Helper()
+		enc, err := online.EncodeRows(view, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc
+	}
+	if err := online.WriteEncoded(h.ctx, h.Store, *view, encode(statsRow(1, now), statsRow(2, now.Add(-time.Minute)), statsRow(3, now.Add(-2*time.Hour)))); err != nil {
+		t.Fatalf("WriteEncoded: %v", err)
+	}
+	// Older rows lose, newer ones win, as with Write.
+	if err := online.WriteEncoded(h.ctx, h.Store, *view, encode(statsRow(1, now.Add(-time.Second)), statsRow(2, now))); err != nil {
+		t.Fatalf("WriteEncoded: %v", err)
+	}
+	checkRecord(t, "entity 1, older row written second", h.readOne(t, view, i64(1)), now, statsValues(1, now))
+	checkRecord(t, "entity 2, newer row written second", h.readOne(t, view, i64(2)), now, statsValues(2, now))
+	checkNotFound(t, "entity 3, expired when written", h.readOne(t, view, i64(3)))
+
+	other := &online.View{Name: "stats", Features: view.Features[:1]}
+	foreign, err := online.EncodeRows(other, []online.Row{{Key: key(i64(4)), EventTime: now, Values: []*almanacv1.Value{f64(1)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = online.WriteEncoded(h.ctx, h.Store, *view, append(encode(statsRow(5, now)), foreign...))
+	if !errors.Is(err, online.ErrInvalid) {
+		t.Fatalf("WriteEncoded with a record of another schema: got %v, want ErrInvalid", err)
+	}
+	checkNotFound(t, "entity 5, in the refused batch", h.readOne(t, view, i64(5)))
 }
 
 func testEmptyCalls(t *testing.T, h *harness) {

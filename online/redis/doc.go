@@ -19,13 +19,18 @@
 // node; in a Cluster one MGET per slot, which go-redis sends to each node in
 // one pipeline, the nodes in parallel.
 //
-// A write runs a Lua script (EVALSHA, falling back to EVAL when a node does
-// not have it yet) per group of up to 100 rows, the script calls pipelined
-// in batches of Options.WriteBatch rows; in a Cluster the rows of one call
-// share a slot. The script reads the stored records with one MGET, compares
-// each header with the new record's, and stores only the newer rows, with
-// one MSET (online.Replaces states the rule), so newer wins atomically
-// whatever the concurrency of writers. When the view has a TTL, each stored
-// key gets PEXPIREAT event time + TTL, so Redis removes expired records by
-// itself; rows already expired when written are not written.
+// A write stores the rows whose keys hold nothing with SET NX (PXAT), one
+// pipeline per batch of Options.WriteBatch rows: any row is newer than none,
+// and a first materialization costs Redis what plain SETs cost. The rows
+// whose keys already hold a record go through a Lua script (EVALSHA, falling
+// back to EVAL when a node does not have it yet) per group of up to 100
+// rows, the calls pipelined; in a Cluster the rows of one call share a slot.
+// The script reads the stored records with one MGET, compares each header
+// with the new record's, and stores only the newer rows, with one MSET
+// (online.Replaces states the rule), so newer wins atomically whatever the
+// concurrency of writers. Where most keys already hold records, SET NX is
+// skipped but for one batch in 16, which checks whether new keys came back.
+// When the view has a TTL, each stored key expires at event time + TTL
+// (PXAT, PEXPIREAT), so Redis removes expired records by itself; rows
+// already expired when written are not written.
 package redis

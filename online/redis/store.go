@@ -23,6 +23,8 @@ type Store struct {
 	batch   int
 	now     func() time.Time
 	closed  atomic.Bool
+	// setFirst tells whether writes try SET NX before the script.
+	setFirst setFirst
 }
 
 var _ online.Store = (*Store)(nil)
@@ -169,39 +171,42 @@ func (s *Store) Write(ctx context.Context, view online.View, rows []online.Row) 
 	if s.closed.Load() {
 		return online.ErrClosed
 	}
+	encoded, err := online.EncodeRows(&view, rows)
+	if err != nil {
+		return fmt.Errorf("write view %q: %w", view.Name, err)
+	}
+	return s.WriteEncoded(ctx, view, encoded)
+}
+
+// WriteEncoded implements online.EncodedWriter: Write for encoded rows.
+func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []online.EncodedRow) error {
+	if s.closed.Load() {
+		return online.ErrClosed
+	}
 	c := online.CodecOf(&view)
 	now := s.now()
-	var keyBuf, recBuf []byte
+	var keyBuf []byte
 	type pending struct {
-		keyEnd, recStart, recEnd int
-		expireAt                 int64 // ms since the epoch, 0: never
+		keyEnd   int
+		record   []byte
+		expireAt int64 // ms since the epoch, 0: never
 	}
 	todo := make([]pending, 0, len(rows))
 	for i, row := range rows {
-		keyStart, recStart := len(keyBuf), len(recBuf)
-		var err error
+		eventTime, err := c.EventTime(row.Record)
+		if err != nil {
+			return fmt.Errorf("write view %q, row %d: %w", view.Name, i, err)
+		}
+		expireAt, expired := online.Expiry(eventTime, view.TTL, now)
+		if expired {
+			continue // OUTSIDE_MAX_AGE for any reader
+		}
 		if keyBuf, err = online.AppendStoreKey(keyBuf, s.prefix, view.Name, row.Key); err != nil {
 			return fmt.Errorf("write view %q, row %d: %w", view.Name, i, err)
 		}
-		if recBuf, err = c.AppendRecord(recBuf, row.EventTime, row.Values); err != nil {
-			return fmt.Errorf("write row %d: %w", i, err)
-		}
-		p := pending{keyEnd: len(keyBuf), recStart: recStart, recEnd: len(recBuf)}
-		if view.TTL > 0 {
-			eventTime := row.EventTime.Truncate(time.Millisecond)
-			if now.Sub(eventTime) > view.TTL {
-				keyBuf, recBuf = keyBuf[:keyStart], recBuf[:recStart]
-				continue // already expired: OUTSIDE_MAX_AGE for any reader
-			}
-			// Redis removes a key once its clock is past expireAt, when
-			// Status says OUTSIDE_MAX_AGE too.
-			p.expireAt = eventTime.Add(view.TTL + time.Millisecond - 1).UnixMilli()
-		}
-		todo = append(todo, p)
+		todo = append(todo, pending{keyEnd: len(keyBuf), record: row.Record, expireAt: expireAt})
 		if i == 0 {
-			// Room for the other rows, if they are like the first.
-			keyBuf = slices.Grow(keyBuf, len(keyBuf)*len(rows))
-			recBuf = slices.Grow(recBuf, len(recBuf)*len(rows)*9/8)
+			keyBuf = slices.Grow(keyBuf, len(keyBuf)*len(rows)) // room for the other rows, if like the first
 		}
 	}
 	allKeys := string(keyBuf)
@@ -210,22 +215,40 @@ func (s *Store) Write(ctx context.Context, view online.View, rows []online.Row) 
 	keyStart := 0
 	for i, p := range todo {
 		keys[i], keyStart = allKeys[keyStart:p.keyEnd], p.keyEnd
-		args[2*i], args[2*i+1] = recBuf[p.recStart:p.recEnd], p.expireAt
+		args[2*i], args[2*i+1] = p.record, p.expireAt
 	}
 	for start := 0; start < len(keys); start += s.batch {
 		end := min(start+s.batch, len(keys))
+		idx := make([]int, end-start)
+		for j := range idx {
+			idx[j] = start + j
+		}
+		if s.setFirst.try() {
+			var err error
+			if idx, err = s.setNew(ctx, keys, args, idx); err != nil {
+				return fmt.Errorf("write %d rows of view %q to redis: %w", end-start, view.Name, err)
+			}
+			s.setFirst.record(end-start, len(idx))
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		batchKeys := make([]string, len(idx))
+		for j, i := range idx {
+			batchKeys[j] = keys[i]
+		}
 		var calls []scriptCall
-		for _, idx := range s.group(keys[start:end]) {
-			for len(idx) > 0 {
-				n := min(len(idx), keysPerCall)
+		for _, group := range s.group(batchKeys) {
+			for len(group) > 0 {
+				n := min(len(group), keysPerCall)
 				call := scriptCall{keys: make([]string, n), args: make([]any, 2*n)}
-				for j, i := range idx[:n] {
-					i += start
+				for j, g := range group[:n] {
+					i := idx[g]
 					call.keys[j] = keys[i]
 					call.args[2*j], call.args[2*j+1] = args[2*i], args[2*i+1]
 				}
 				calls = append(calls, call)
-				idx = idx[n:]
+				group = group[n:]
 			}
 		}
 		if err := s.runScript(ctx, calls); err != nil {
@@ -233,6 +256,63 @@ func (s *Store) Write(ctx context.Context, view online.View, rows []online.Row) 
 		}
 	}
 	return nil
+}
+
+// setNew stores, in one pipeline of SET NX, the rows idx (indexes of keys,
+// with their record and expiry at args[2i] and args[2i+1]) whose key holds
+// nothing: any row is newer than none. It returns the rows whose key already
+// held a record, which the newer-wins script must compare.
+func (s *Store) setNew(ctx context.Context, keys []string, args []any, idx []int) ([]int, error) {
+	pipe := s.client.Pipeline()
+	cmds := make([]*goredis.BoolCmd, len(idx))
+	for j, i := range idx {
+		cmds[j] = setNX(ctx, pipe, keys[i], args[2*i], args[2*i+1].(int64))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, s.fail("set new keys", err)
+	}
+	held := idx[:0]
+	for j, i := range idx {
+		if !cmds[j].Val() {
+			held = append(held, i)
+		}
+	}
+	return held, nil
+}
+
+// setNX queues SET key value NX, with PXAT expireAt unless it is 0, whose
+// reply says whether the key was set.
+func setNX(ctx context.Context, pipe goredis.Pipeliner, key string, value any, expireAt int64) *goredis.BoolCmd {
+	args := []any{"set", key, value, "nx"}
+	if expireAt > 0 {
+		args = append(args, "pxat", expireAt)
+	}
+	cmd := goredis.NewBoolCmd(ctx, args...)
+	_ = pipe.Process(ctx, cmd)
+	return cmd
+}
+
+// setFirst decides whether a write batch tries SET NX before the newer-wins
+// script. SET NX stores a row whose key holds nothing, the whole of a first
+// materialization, at the cost of a plain SET, where the script costs Redis
+// about twice as much; but where keys already hold records every SET NX is
+// a wasted command. So batches try it while at least half of the rows of
+// the last trying batch were new, and otherwise one batch in probeEvery
+// tries again, to notice when new keys come back.
+type setFirst struct {
+	skip    atomic.Bool  // the last trying batch found mostly held keys
+	batches atomic.Int64 // batches since skipping began
+}
+
+const probeEvery = 16
+
+func (f *setFirst) try() bool {
+	return !f.skip.Load() || f.batches.Add(1)%probeEvery == 0
+}
+
+// record notes that of rows rows tried, held were already held.
+func (f *setFirst) record(rows, held int) {
+	f.skip.Store(2*held > rows)
 }
 
 // keysPerCall is the most keys one call of the newer-wins script sets, so
