@@ -29,6 +29,7 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *almanacv1.GetOnline
 		return nil, err
 	}
 	b, err := r.appendWire(nil)
+	r.release()
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}

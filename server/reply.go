@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -37,6 +39,26 @@ type reply struct {
 	// before ends (ends[first[k]-1] for f = 0, or 0).
 	wire []byte
 	ends []int
+	// buffers, from replyArenas, back wire and ends until release.
+	buffers *arena
+}
+
+// arena is the memory of a reply's transcoded values, kept in replyArenas
+// from one reply to the next, so that a steady load of lookups allocates
+// little.
+type arena struct {
+	wire []byte
+	ends []int
+}
+
+var replyArenas = sync.Pool{New: func() any { return new(arena) }}
+
+// release gives the reply's transcoded values back for other replies; the
+// reply must not be used afterwards.
+func (r *reply) release() {
+	r.buffers.wire, r.buffers.ends = r.wire[:0], r.ends[:0]
+	replyArenas.Put(r.buffers)
+	r.buffers, r.wire, r.ends = nil, nil, nil
 }
 
 // newReply transcodes the records a lookup of rows entity rows found at time
@@ -55,13 +77,14 @@ func newReply(p *plan, names *almanacv1.FeatureList, keys [][]*almanacv1.Value, 
 	for j := range p.views {
 		features += len(p.views[j].view.Features)
 	}
-	r.ends = make([]int, 0, rows*features)
 	// Transcoding adds about two bytes of tags per value to a record.
 	size := 2 * rows * features
 	for _, e := range encoded {
 		size += len(e)
 	}
-	r.wire = make([]byte, 0, size)
+	r.buffers = replyArenas.Get().(*arena)
+	r.wire = slices.Grow(r.buffers.wire[:0], size)
+	r.ends = slices.Grow(r.buffers.ends[:0], rows*features)
 	for k, e := range encoded {
 		v := p.views[k%nv]
 		r.first[k] = len(r.ends)
@@ -72,6 +95,7 @@ func newReply(p *plan, names *almanacv1.FeatureList, keys [][]*almanacv1.Value, 
 			var err error
 			r.wire, rec.Found, rec.EventTime, err = v.codec.Transcode(r.wire, e, r.ends[r.first[k]:])
 			if err != nil {
+				r.release()
 				return nil, status.Errorf(codes.DataLoss, "online store holds a corrupt record of view %q for entity %s: %v", v.view.Name, r.entity(k/nv, k%nv), err)
 			}
 		}

@@ -128,6 +128,7 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	}
 	buf := replyBuffers.Get(0)
 	b, err := r.appendWire(*buf)
+	r.release()
 	if err != nil {
 		replyBuffers.Put(buf)
 		return nil, err

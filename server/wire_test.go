@@ -270,6 +270,7 @@ func BenchmarkReply(b *testing.B) {
 			if buf, err = r.appendWire(buf[:0]); err != nil {
 				b.Fatal(err)
 			}
+			r.release()
 		}
 		b.ReportMetric(float64(len(buf)), "bytes/reply")
 	})
