@@ -133,6 +133,16 @@ type EncodedWriter interface {
 	WriteEncoded(ctx context.Context, view View, rows []EncodedRow) error
 }
 
+// WriteRows encodes rows of view and writes them with w.WriteEncoded: the
+// Write of a store that writes encoded rows.
+func WriteRows(ctx context.Context, w EncodedWriter, view View, rows []Row) error {
+	encoded, err := EncodeRows(&view, rows)
+	if err != nil {
+		return fmt.Errorf("write view %q: %w", view.Name, err)
+	}
+	return w.WriteEncoded(ctx, view, encoded)
+}
+
 // WriteEncoded writes encoded rows of view to s, through s's WriteEncoded
 // when s is an EncodedWriter, and otherwise decoding them for Write.
 func WriteEncoded(ctx context.Context, s Store, view View, rows []EncodedRow) error {

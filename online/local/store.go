@@ -224,11 +224,7 @@ func (s *Store) Write(ctx context.Context, view online.View, rows []online.Row) 
 	if s.closed.Load() {
 		return online.ErrClosed
 	}
-	encoded, err := online.EncodeRows(&view, rows)
-	if err != nil {
-		return fmt.Errorf("write view %q: %w", view.Name, err)
-	}
-	return s.WriteEncoded(ctx, view, encoded)
+	return online.WriteRows(ctx, s, view, rows)
 }
 
 // WriteEncoded implements online.EncodedWriter: Write for encoded rows, in
