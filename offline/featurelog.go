@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,9 +95,9 @@ type FeatureLog struct {
 	err     error // the first write error, returned by Close
 
 	// Used only by the writing goroutine.
-	files map[string]*logFile // the open file of each service
-	rows  rowBuffer
-	seq   int // numbers the files this log creates
+	files   map[string]*logFile // the open file of each service
+	columns columnBuffer
+	seq     int // numbers the files this log creates
 }
 
 // NewFeatureLog starts a log writing under the store's logs directory. The
@@ -198,7 +199,7 @@ func (l *FeatureLog) fail(err error) {
 // file when it is full or e belongs elsewhere (another date, other
 // columns). An entry that cannot be logged is skipped whole.
 func (l *FeatureLog) write(e LogEntry) error {
-	n, err := l.rows.build(e)
+	n, err := l.columns.build(e)
 	if err != nil {
 		return fmt.Errorf("feature log of %q: skip a lookup: %w", e.Service, err)
 	}
@@ -231,7 +232,7 @@ func (l *FeatureLog) write(e LogEntry) error {
 		}
 		l.files[e.Service] = f
 	}
-	if err := f.write(l.rows.rows); err != nil {
+	if err := f.write(l.columns.values, n); err != nil {
 		delete(l.files, e.Service)
 		f.abort()
 		return err
@@ -332,13 +333,17 @@ func (f *logFile) sameColumns(cols []LogColumn) bool {
 	return true
 }
 
-// write adds rows to the file, writing out a row group when the buffered
-// rows reach rowGroupBytes.
-func (f *logFile) write(rows []parquet.Row) error {
-	if _, err := f.w.WriteRows(rows); err != nil {
-		return fmt.Errorf("write feature log of %q to %s: %w", f.service, f.tmp, err)
+// write adds rows to the file, given as the values of each of its
+// columns (as columnBuffer.build makes them, in the order of the schema's
+// leaves, which is that of f.w.ColumnWriters), writing out a row group
+// when the buffered rows reach rowGroupBytes.
+func (f *logFile) write(columns [][]parquet.Value, rows int) error {
+	for i, c := range f.w.ColumnWriters() {
+		if err := writeColumn(c, columns[i], rows); err != nil {
+			return fmt.Errorf("write feature log of %q to %s: %w", f.service, f.tmp, err)
+		}
 	}
-	f.rows += len(rows)
+	f.rows += rows
 	if size := f.w.Size(); size-f.flushed >= rowGroupBytes {
 		if err := f.w.Flush(); err != nil {
 			return fmt.Errorf("write feature log of %q to %s: %w", f.service, f.tmp, err)
@@ -435,8 +440,8 @@ func valueNode(t registry.Type) (parquet.Node, error) {
 // orderedGroup is a Parquet group whose fields keep the order they were
 // added in; parquet.Group sorts them by name. The embedded parquet.Group
 // holds the same fields by name and provides the methods that do not
-// depend on order (GoType, unused here since the log writes parquet.Rows,
-// is a struct with the fields sorted by name).
+// depend on order (GoType, unused here since the log writes
+// parquet.Values, is a struct with the fields sorted by name).
 type orderedGroup struct {
 	parquet.Group
 	fields []parquet.Field
@@ -462,89 +467,187 @@ func (g orderedGroup) String() string {
 	return b.String()
 }
 
-// rowBuffer turns a lookup into Parquet rows, reusing its memory from one
-// lookup to the next.
-type rowBuffer struct {
-	values []parquet.Value
-	ends   []int // where each row's values end
-	rows   []parquet.Row
+// columnBuffer turns a lookup into the Parquet values of each column of
+// its file, reusing its memory from one lookup to the next. The log writes
+// them column by column, which parquet-go does faster than splitting rows
+// into columns.
+type columnBuffer struct {
+	values [][]parquet.Value // by column of logSchema(e.Columns)
 }
 
-// build fills b.rows with the rows of e, in the column order of
-// logSchema(e.Columns), and returns how many there are.
-func (b *rowBuffer) build(e LogEntry) (int, error) {
-	clear(b.values) // drop references to the previous lookup's bytes
-	b.values, b.ends, b.rows = b.values[:0], b.ends[:0], b.rows[:0]
+// build fills b.values with the values of e's rows, in the columns of
+// logSchema(e.Columns), and returns how many rows there are. It converts
+// every value before any is written, so that a lookup that cannot be
+// logged is skipped whole.
+//
+// It reads the lookup row by row, the order in which a server makes its
+// values, and makes each value in its place in b.values, then sets its
+// levels there: a parquet.Value, too big to live in registers, is copied
+// through memory, and copying one just made stalls the CPU until the
+// stores of its fields complete.
+func (b *columnBuffer) build(e LogEntry) (int, error) {
 	n := 0
 	if len(e.Columns) > 0 {
 		n = len(e.Columns[0].Values)
 	}
+	columns := 1 // request_time
 	for _, c := range e.Columns {
 		if len(c.Values) != n {
 			return 0, fmt.Errorf("column %s has %d values, want %d", c.Name, len(c.Values), n)
 		}
-		if !c.Key && len(c.Statuses) != n {
-			return 0, fmt.Errorf("column %s has %d statuses, want %d", c.Name, len(c.Statuses), n)
+		columns++
+		if !c.Key {
+			if len(c.Statuses) != n {
+				return 0, fmt.Errorf("column %s has %d statuses, want %d", c.Name, len(c.Statuses), n)
+			}
+			columns++
+		}
+	}
+	for i, vals := range b.values {
+		clear(vals) // drop references to the previous lookup's bytes
+		b.values[i] = vals[:0]
+	}
+	b.values = slices.Grow(b.values[:0], columns)[:columns]
+	// Columns of one value per row are sized up front, lists grow.
+	b.values[0] = slices.Grow(b.values[0], n)[:n]
+	col := 1
+	for _, c := range e.Columns {
+		if !c.Type.List {
+			b.values[col] = slices.Grow(b.values[col], n)[:n]
+		}
+		col++
+		if !c.Key {
+			b.values[col] = slices.Grow(b.values[col], n)[:n]
+			col++
 		}
 	}
 	requestTime := parquet.Int64Value(e.Time.UnixMicro()).Level(0, 0, 0)
+	for r := range b.values[0] {
+		b.values[0][r] = requestTime
+	}
 	for r := range n {
-		b.values = append(b.values, requestTime)
 		col := 1
 		for _, c := range e.Columns {
-			v := c.Values[r]
-			if !c.Key && c.Statuses[r] != almanacv1.FieldStatus_PRESENT {
-				v = nil
+			v, st := c.Values[r], almanacv1.FieldStatus_PRESENT
+			if !c.Key {
+				st = c.Statuses[r]
 			}
-			var err error
-			if b.values, err = appendValue(b.values, v, c.Type, col); err != nil {
-				return 0, fmt.Errorf("column %s, row %d: %w", c.Name, r, err)
+			null := st != almanacv1.FieldStatus_PRESENT || v.GetVal() == nil
+			switch vals := b.values[col]; {
+			case c.Type.List:
+				var err error
+				if null {
+					vals = append(vals, parquet.NullValue())
+					vals[len(vals)-1].SetColumnIndex(col)
+				} else {
+					vals, err = appendList(vals, v, c.Type, col)
+				}
+				b.values[col] = vals
+				if err != nil {
+					return 0, fmt.Errorf("column %s, row %d: %w", c.Name, r, err)
+				}
+			case null:
+				vals[r] = parquet.NullValue()
+				vals[r].SetColumnIndex(col)
+			default:
+				x := &vals[r]
+				if !setScalar(x, v, c.Type.Elem) {
+					if err := setCoerced(x, v, c.Type); err != nil {
+						return 0, fmt.Errorf("column %s, row %d: %w", c.Name, r, err)
+					}
+				}
+				x.SetDefinitionLevel(1)
+				x.SetColumnIndex(col)
 			}
 			col++
 			if !c.Key {
-				b.values = append(b.values, stringValue(c.Statuses[r].String()).Level(0, 0, col))
+				name := &b.values[col][r]
+				if uint(st) < uint(len(statusValues)) {
+					*name = statusValues[st]
+				} else {
+					*name = stringValue(st.String())
+				}
+				name.SetColumnIndex(col)
 				col++
 			}
 		}
-		b.ends = append(b.ends, len(b.values))
-	}
-	start := 0
-	for _, end := range b.ends {
-		b.rows = append(b.rows, b.values[start:end:end])
-		start = end
 	}
 	return n, nil
 }
 
-// appendValue appends the Parquet values of v, of type t, in column col of
-// logSchema: one value for a scalar or a null, one per element for a
-// list. A value of another type is converted when values.Coerce can.
-func appendValue(dst []parquet.Value, v *almanacv1.Value, t registry.Type, col int) ([]parquet.Value, error) {
-	if v.GetVal() == nil {
-		return append(dst, parquet.NullValue().Level(0, 0, col)), nil
+// setScalar sets *dst to the Parquet value of v, without levels, if v is a
+// scalar of type t, and reports whether it is.
+func setScalar(dst *parquet.Value, v *almanacv1.Value, t registry.Scalar) bool {
+	switch x := v.GetVal().(type) {
+	case *almanacv1.Value_Int32Val:
+		if t != registry.Int32 {
+			return false
+		}
+		*dst = parquet.Int32Value(x.Int32Val)
+	case *almanacv1.Value_Int64Val:
+		if t != registry.Int64 {
+			return false
+		}
+		*dst = parquet.Int64Value(x.Int64Val)
+	case *almanacv1.Value_FloatVal:
+		if t != registry.Float32 {
+			return false
+		}
+		*dst = parquet.FloatValue(x.FloatVal)
+	case *almanacv1.Value_DoubleVal:
+		if t != registry.Float64 {
+			return false
+		}
+		*dst = parquet.DoubleValue(x.DoubleVal)
+	case *almanacv1.Value_BoolVal:
+		if t != registry.Bool {
+			return false
+		}
+		*dst = parquet.BooleanValue(x.BoolVal)
+	case *almanacv1.Value_StringVal:
+		if t != registry.String {
+			return false
+		}
+		*dst = stringValue(x.StringVal)
+	case *almanacv1.Value_BytesVal:
+		if t != registry.Bytes {
+			return false
+		}
+		*dst = parquet.ByteArrayValue(x.BytesVal)
+	case *almanacv1.Value_UnixTimestampVal:
+		if t != registry.Timestamp {
+			return false
+		}
+		*dst = parquet.Int64Value(x.UnixTimestampVal)
+	default:
+		return false
 	}
+	return true
+}
+
+// setCoerced sets *dst to the Parquet value of v, a non-null value that
+// is not of scalar type t, converted to t when values.Coerce can.
+func setCoerced(dst *parquet.Value, v *almanacv1.Value, t registry.Type) error {
+	v, err := values.Coerce(v, t)
+	if err != nil {
+		return err
+	}
+	if !setScalar(dst, v, t.Elem) {
+		return fmt.Errorf("cannot log %s", values.Describe(v))
+	}
+	return nil
+}
+
+// appendList appends the Parquet values of v, a non-null value for a
+// column of list type t, in column col of logSchema: one per element, or
+// one null for an empty list.
+func appendList(dst []parquet.Value, v *almanacv1.Value, t registry.Type, col int) ([]parquet.Value, error) {
 	v, err := values.Coerce(v, t)
 	if err != nil {
 		return dst, err
 	}
 	start := len(dst)
 	switch x := v.GetVal().(type) {
-	case *almanacv1.Value_Int32Val:
-		return append(dst, parquet.Int32Value(x.Int32Val).Level(0, 1, col)), nil
-	case *almanacv1.Value_Int64Val:
-		return append(dst, parquet.Int64Value(x.Int64Val).Level(0, 1, col)), nil
-	case *almanacv1.Value_FloatVal:
-		return append(dst, parquet.FloatValue(x.FloatVal).Level(0, 1, col)), nil
-	case *almanacv1.Value_DoubleVal:
-		return append(dst, parquet.DoubleValue(x.DoubleVal).Level(0, 1, col)), nil
-	case *almanacv1.Value_BoolVal:
-		return append(dst, parquet.BooleanValue(x.BoolVal).Level(0, 1, col)), nil
-	case *almanacv1.Value_StringVal:
-		return append(dst, stringValue(x.StringVal).Level(0, 1, col)), nil
-	case *almanacv1.Value_BytesVal:
-		return append(dst, parquet.ByteArrayValue(x.BytesVal).Level(0, 1, col)), nil
-	case *almanacv1.Value_UnixTimestampVal:
-		return append(dst, parquet.Int64Value(x.UnixTimestampVal).Level(0, 1, col)), nil
 	case *almanacv1.Value_Int32ListVal:
 		for _, e := range x.Int32ListVal.GetVal() {
 			dst = append(dst, parquet.Int32Value(e))
@@ -580,15 +683,62 @@ func appendValue(dst []parquet.Value, v *almanacv1.Value, t registry.Type, col i
 	default:
 		return dst, fmt.Errorf("cannot log %s", values.Describe(v))
 	}
-	// A list: definition level 1 is an empty list, 2 an element; the
-	// repetition level is 0 for a row's first value, 1 for the next ones.
+	// Definition level 1 is an empty list, 2 an element; the repetition
+	// level is 0 for a row's first value, 1 for the next ones.
 	if len(dst) == start {
 		return append(dst, parquet.NullValue().Level(0, 1, col)), nil
 	}
 	for i := start; i < len(dst); i++ {
-		dst[i] = dst[i].Level(min(i-start, 1), 2, col)
+		dst[i].SetRepetitionLevel(min(i-start, 1))
+		dst[i].SetDefinitionLevel(2)
+		dst[i].SetColumnIndex(col)
 	}
 	return dst, nil
+}
+
+// statusValues holds the name of each FieldStatus, indexed by number, as
+// a Parquet value: FieldStatus.String finds it by protobuf reflection, too
+// slow to call for every logged value.
+var statusValues = func() []parquet.Value {
+	var vals []parquet.Value
+	for st := almanacv1.FieldStatus(0); ; st++ {
+		if _, ok := almanacv1.FieldStatus_name[int32(st)]; !ok {
+			return vals
+		}
+		vals = append(vals, stringValue(st.String()))
+	}
+}()
+
+// rowsPerWrite bounds the rows written to a column at once. A column
+// writer starts a new page only between writes, once its page holds
+// pageBytes, so this bounds the pages of long lists, as parquet-go's
+// WriteRows does with the same number.
+const rowsPerWrite = 64
+
+// writeColumn writes vals, the values of the given number of rows of
+// column c, rowsPerWrite rows at a time.
+func writeColumn(c *parquet.ColumnWriter, vals []parquet.Value, rows int) error {
+	for len(vals) > 0 {
+		end, n := min(len(vals), rowsPerWrite), min(rows, rowsPerWrite)
+		if len(vals) != rows {
+			// Lists with other than one value: each row starts with a
+			// value of repetition level 0.
+			end, n = 1, 1
+			for ; end < len(vals); end++ {
+				if vals[end].RepetitionLevel() == 0 {
+					if n == rowsPerWrite {
+						break
+					}
+					n++
+				}
+			}
+		}
+		if _, err := c.WriteRowValues(vals[:end]); err != nil {
+			return err
+		}
+		vals, rows = vals[end:], rows-n
+	}
+	return nil
 }
 
 // stringValue is a Parquet BYTE_ARRAY value of s without copying it:
