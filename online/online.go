@@ -55,20 +55,17 @@ type EncodedRow struct {
 // match the view is an error wrapping ErrInvalid.
 func EncodeRows(view *View, rows []Row) ([]EncodedRow, error) {
 	c := CodecOf(view)
+	out := make([]EncodedRow, len(rows))
 	var buf []byte
-	ends := make([]int, len(rows))
 	for i, row := range rows {
+		start := len(buf)
 		var err error
 		if buf, err = c.AppendRecord(buf, row.EventTime, row.Values); err != nil {
 			return nil, fmt.Errorf("row %d: %w", i, err)
 		}
-		ends[i] = len(buf)
-	}
-	out := make([]EncodedRow, len(rows))
-	start := 0
-	for i, row := range rows {
-		out[i] = EncodedRow{Key: row.Key, Record: buf[start:ends[i]:ends[i]]}
-		start = ends[i]
+		// Capped, so that later appends never write into it; when buf
+		// grows, the record stays in the old array.
+		out[i] = EncodedRow{Key: row.Key, Record: buf[start:len(buf):len(buf)]}
 	}
 	return out, nil
 }

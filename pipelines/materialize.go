@@ -398,7 +398,6 @@ func encodeOnline(c *online.Codec, scanned [][]any, keys []registry.Field) ([]on
 	rows := make([]online.EncodedRow, len(scanned))
 	keyVals := make([]*almanacv1.Value, len(scanned)*len(keys))
 	var buf []byte
-	ends := make([]int, len(scanned))
 	for r, row := range scanned {
 		rows[r].Key = keyVals[r*len(keys) : (r+1)*len(keys) : (r+1)*len(keys)]
 		for i, k := range keys {
@@ -412,16 +411,12 @@ func encodeOnline(c *online.Codec, scanned [][]any, keys []registry.Field) ([]on
 		if !ok {
 			return nil, fmt.Errorf("event time is %T, not a time", row[len(keys)])
 		}
+		start := len(buf)
 		var err error
 		if buf, err = c.AppendRecordGo(buf, t, row[len(keys)+1:]); err != nil {
 			return nil, err
 		}
-		ends[r] = len(buf)
-	}
-	start := 0
-	for r := range rows {
-		rows[r].Record = buf[start:ends[r]:ends[r]]
-		start = ends[r]
+		rows[r].Record = buf[start:len(buf):len(buf)] // capped: see online.EncodeRows
 	}
 	return rows, nil
 }

@@ -19,7 +19,8 @@ import (
 // the encoded record of every (entity row, view), with each feature's value
 // already transcoded to its wire form (online.Codec.Transcode). The server's
 // codec writes it to the wire from there (appendWire), so a lookup builds no
-// response message. A reply is not modified once newReply returns it.
+// response message. A reply is not modified once newReply returns it, until
+// release gives its memory back.
 type reply struct {
 	plan  *plan
 	names *almanacv1.FeatureList
