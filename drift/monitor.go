@@ -138,17 +138,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	paths, _ := filepath.Glob(filepath.Join(c.Store.Dir(), "drift", "*.json"))
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		r, saved, err := readReport(p)
 		if err != nil {
 			continue
 		}
-		var r Report
-		if json.Unmarshal(data, &r) != nil {
-			continue
-		}
-		if info, err := os.Stat(p); err == nil {
-			ch <- prometheus.MustNewConstMetric(checkedDesc, prometheus.GaugeValue, float64(info.ModTime().Unix()), r.Dataset)
-		}
+		ch <- prometheus.MustNewConstMetric(checkedDesc, prometheus.GaugeValue, float64(saved.Unix()), r.Dataset)
 		for _, f := range r.Features {
 			if f.PSI != nil {
 				ch <- prometheus.MustNewConstMetric(psiDesc, prometheus.GaugeValue, *f.PSI, r.Dataset, f.Feature)
@@ -160,4 +154,29 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(driftedDesc, prometheus.GaugeValue, drifted, r.Dataset, f.Feature)
 		}
 	}
+}
+
+// LastReport returns the drift report last saved for dataset (by "almanac
+// drift --push-metrics" or the server's Monitor) and when it was saved. The
+// error wraps os.ErrNotExist when none was saved.
+func LastReport(store *offline.Store, dataset string) (*Report, time.Time, error) {
+	return readReport(ReportPath(store, dataset))
+}
+
+// readReport reads a report written by Report.Save and its file's
+// modification time.
+func readReport(path string) (*Report, time.Time, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("read drift report: %w", err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("read drift report: %w", err)
+	}
+	r := &Report{}
+	if err := json.Unmarshal(data, r); err != nil {
+		return nil, time.Time{}, fmt.Errorf("read drift report %s: %w", path, err)
+	}
+	return r, info.ModTime(), nil
 }

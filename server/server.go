@@ -166,6 +166,14 @@ func (s *Server) Definitions() *registry.Definitions { return s.catalog.Load().d
 // Version returns the registry version being served.
 func (s *Server) Version() int64 { return s.catalog.Load().version }
 
+// Served returns the registry version being served and its definitions,
+// read together so that they always match. The definitions must not be
+// modified.
+func (s *Server) Served() (int64, *registry.Definitions) {
+	c := s.catalog.Load()
+	return c.version, c.defs
+}
+
 // NewGRPCServer returns a gRPC server with the feature server, health and
 // reflection registered, and the server's interceptors (metrics, auth)
 // installed before any in opts. Its codec writes lookups' responses

@@ -26,6 +26,7 @@ import (
 	"github.com/almanac-fs/almanac/pipelines"
 	"github.com/almanac-fs/almanac/registry"
 	"github.com/almanac-fs/almanac/server"
+	"github.com/almanac-fs/almanac/server/ui"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -33,10 +34,14 @@ func newServeCmd(g *globals) *cobra.Command {
 	var pprof bool
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the gRPC feature server and its HTTP endpoint",
+		Short: "Run the gRPC feature server, its metrics and health, and the web UI",
 		Long: `Serve online lookups (almanac.v1.FeatureServer/GetOnlineFeatures) and pushed rows
 (Push) over gRPC, with gRPC health checking and reflection, so grpcurl works
-without proto files. HTTP serves /metrics (Prometheus), /healthz and /readyz.
+without proto files. HTTP serves /metrics (Prometheus), /healthz, /readyz and
+a web UI at / (http://127.0.0.1:8080/ by default): the feature views with
+their freshness, offline history and data-quality results, the feature
+services with their last drift check, entities, sources, datasets with their
+labels and statistics, and the registry's version history.
 
 The server answers from the registry's current version and picks up new
 versions (after "almanac apply") without a restart; a version it cannot load
@@ -74,7 +79,7 @@ Ctrl-C stops taking requests and drains those in flight.`,
 		},
 	}
 	cmd.Flags().StringVar(&grpcAddr, "grpc-addr", "", "gRPC listen address (default serving.grpc_addr)")
-	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "HTTP listen address for metrics and health (default serving.http_addr)")
+	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "HTTP listen address for metrics, health and web UI (default serving.http_addr)")
 	cmd.Flags().BoolVar(&pprof, "pprof", false, "also serve Go profiles at /debug/pprof/ on the HTTP address")
 	return cmd
 }
@@ -106,11 +111,12 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 			log.Error("feature log", "err", err)
 		}
 	}()
+	regStore := openStore(cfg)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(server.Options{
 		Store:      store,
-		Registry:   openStore(cfg),
+		Registry:   regStore,
 		Offline:    offlineStore,
 		Pusher:     &pipelines.Pusher{Online: store, Offline: offlineStore, DB: db},
 		FeatureLog: featureLog,
@@ -142,17 +148,9 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 		gl.Close()
 		return fmt.Errorf("listen for HTTP: %w", err)
 	}
-	handler := srv.HTTPHandler(reg)
-	if pprof {
-		mux := http.NewServeMux()
-		mux.Handle("/", handler)
-		mux.HandleFunc("/debug/pprof/", httppprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
-		handler = mux
-	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	webUI := ui.New(ui.Options{Project: cfg.Project, OnlineStore: cfg.OnlineStore.Type, Served: srv.Served,
+		Registry: regStore, Offline: offlineStore})
+	hs := &http.Server{Handler: httpHandler(srv.HTTPHandler(reg), webUI, pprof), ReadHeaderTimeout: 10 * time.Second}
 
 	reg.MustRegister(&drift.Collector{Store: offlineStore})
 	runCtx, stop := context.WithCancel(ctx)
@@ -187,6 +185,23 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 	defer cancel()
 	hs.Shutdown(shutCtx)
 	return err
+}
+
+// httpHandler serves the server's metrics and health endpoints (ops), Go
+// profiles at /debug/pprof/ with pprof, and the web UI at every other path.
+func httpHandler(ops, webUI http.Handler, pprof bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", webUI)
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		mux.Handle(path, ops)
+	}
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	}
+	return mux
 }
 
 // readTokens reads a tokens file: one "TOKEN SCOPE" per line, scope read or
