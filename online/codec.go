@@ -1,6 +1,7 @@
 package online
 
 import (
+	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -99,13 +100,13 @@ func (c *Codec) AppendRecord(dst []byte, eventTime time.Time, values []*almanacv
 }
 
 // AppendRecordGo is AppendRecord for values as Go values (nil is null), the
-// way a database/sql scan gives them: values of exactly the feature's Go
+// way a database/sql driver gives them: values of exactly the feature's Go
 // type (float64 for float64, int64 for int64, string, bool) are encoded
 // directly, any other is converted as values.FromGo converts it, losing
 // nothing or failing. It spares the *almanacv1.Value of every value when a
 // pipeline writes many rows.
-func (c *Codec) AppendRecordGo(dst []byte, eventTime time.Time, vals []any) ([]byte, error) {
-	return appendRecord(c, dst, eventTime, vals, func(x any) bool { return x == nil }, appendGo)
+func (c *Codec) AppendRecordGo(dst []byte, eventTime time.Time, vals []driver.Value) ([]byte, error) {
+	return appendRecord(c, dst, eventTime, vals, func(x driver.Value) bool { return x == nil }, appendGo)
 }
 
 // appendRecord appends the record of values, null or appended by
@@ -140,7 +141,7 @@ func appendRecord[T any](c *Codec, dst []byte, eventTime time.Time, values []T, 
 
 // appendGo appends the untagged encoding of x, not nil, as a value of type
 // t: directly when x has t's usual Go type, else through values.FromGo.
-func appendGo(dst []byte, t registry.Type, x any) ([]byte, error) {
+func appendGo(dst []byte, t registry.Type, x driver.Value) ([]byte, error) {
 	switch y := x.(type) {
 	case float64:
 		if t == registry.TypeFloat64 {

@@ -2,6 +2,7 @@ package online_test
 
 import (
 	"bytes"
+	"database/sql/driver"
 	"errors"
 	"math"
 	"strings"
@@ -164,21 +165,21 @@ func TestAppendRecordGo(t *testing.T) {
 	c := online.NewCodec(v)
 	tests := []struct {
 		name string
-		goes []any
+		goes []driver.Value
 		want []*almanacv1.Value
 		err  string
 	}{
-		{"usual types", []any{1.5, int64(-7), "naïve", true, int32(3), t0, []byte{0, 1}, float32(2.5), []any{int64(1), int64(2)}},
+		{"usual types", []driver.Value{1.5, int64(-7), "naïve", true, int32(3), t0, []byte{0, 1}, float32(2.5), []any{int64(1), int64(2)}},
 			[]*almanacv1.Value{f64(1.5), i64(-7), str("naïve"), boolean(true), i32(3), ts(t0.UnixMilli()), byt([]byte{0, 1}), f32(2.5),
 				{Val: &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: []int64{1, 2}}}}}, ""},
-		{"nulls", make([]any, 9), make([]*almanacv1.Value, 9), ""},
-		{"other types that convert", []any{float32(0.5), int32(7), "x", false, int64(3), t0, "bytes", 2.5, []any{int32(1)}},
+		{"nulls", make([]driver.Value, 9), make([]*almanacv1.Value, 9), ""},
+		{"other types that convert", []driver.Value{float32(0.5), int32(7), "x", false, int64(3), t0, "bytes", 2.5, []any{int32(1)}},
 			[]*almanacv1.Value{f64(0.5), i64(7), str("x"), boolean(false), i32(3), ts(t0.UnixMilli()), byt([]byte("bytes")), f32(2.5),
 				{Val: &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: []int64{1}}}}}, ""},
-		{"int64 out of int32's range", []any{nil, nil, nil, nil, int64(1) << 40, nil, nil, nil, nil}, nil, `feature "fe"`},
-		{"string for a float", []any{"1.5", nil, nil, nil, nil, nil, nil, nil, nil}, nil, `feature "fa"`},
-		{"invalid UTF-8", []any{nil, nil, "\xff", nil, nil, nil, nil, nil, nil}, nil, `feature "fc"`},
-		{"too few values", []any{1.5}, nil, "1 values for 9 features"},
+		{"int64 out of int32's range", []driver.Value{nil, nil, nil, nil, int64(1) << 40, nil, nil, nil, nil}, nil, `feature "fe"`},
+		{"string for a float", []driver.Value{"1.5", nil, nil, nil, nil, nil, nil, nil, nil}, nil, `feature "fa"`},
+		{"invalid UTF-8", []driver.Value{nil, nil, "\xff", nil, nil, nil, nil, nil, nil}, nil, `feature "fc"`},
+		{"too few values", []driver.Value{1.5}, nil, "1 values for 9 features"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,8 +3,10 @@ package pipelines
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -314,111 +316,148 @@ func (m *Materializer) writeOnline(ctx context.Context, conn *sql.Conn, v *regis
 		return 0, fmt.Errorf("count entities: %w", err)
 	}
 	m.report(Progress{View: v.Name, Phase: PhaseOnline, Total: total})
-	rows, err := conn.QueryContext(ctx, q)
-	if err != nil {
-		return 0, fmt.Errorf("select the latest rows: %w", err)
-	}
-	defer rows.Close()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	view := online.ViewOf(v)
 	codec := online.CodecOf(&view)
-	// The scanning goroutine only copies the scanned values; the writers
-	// encode them and write them, so encoding runs in parallel.
+	// The scanning goroutine only reads rows; the writers encode them and
+	// write them, so encoding runs in parallel. Batches go back to the
+	// scanner once written, and each writer keeps its encoding buffers, so
+	// that the phase allocates little: with a small live heap, garbage
+	// would cost more collection cycles than anything else here.
 	keyTypes := m.Defs.JoinKeys(v)
-	batches := make(chan [][]any)
+	batches := make(chan *scanBatch)
+	free := make(chan *scanBatch, onlineWriters+1)
 	var written atomic.Int64
 	var wg sync.WaitGroup
 	for range onlineWriters {
 		wg.Go(func() {
-			for raw := range batches {
+			enc := onlineEncoder{codec: codec, keys: keyTypes}
+			for b := range batches {
 				if ctx.Err() != nil {
 					continue
 				}
-				b, err := encodeOnline(codec, raw, keyTypes)
+				rows, err := enc.encode(b.rows)
+				if err == nil {
+					err = online.WriteEncoded(ctx, m.Online, view, rows)
+				}
 				if err != nil {
 					cancel(err)
 					continue
 				}
-				if err := online.WriteEncoded(ctx, m.Online, view, b); err != nil {
-					cancel(err)
-					continue
-				}
-				m.report(Progress{View: v.Name, Phase: PhaseOnline, Rows: written.Add(int64(len(b))), Total: total})
+				free <- b
+				m.report(Progress{View: v.Name, Phase: PhaseOnline, Rows: written.Add(int64(len(rows))), Total: total})
 			}
 		})
 	}
-	ptrs := make([]any, len(cols))
-	batch := make([][]any, 0, onlineBatch)
-	send := func() bool {
-		select {
-		case batches <- batch:
-			batch = make([][]any, 0, onlineBatch)
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	var scanErr error
-	for rows.Next() && ctx.Err() == nil {
-		scanned := make([]any, len(cols))
-		for i := range scanned {
-			ptrs[i] = &scanned[i]
-		}
-		if scanErr = rows.Scan(ptrs...); scanErr != nil {
-			break
-		}
-		batch = append(batch, scanned)
-		if len(batch) == onlineBatch && !send() {
-			break
-		}
-	}
-	if scanErr == nil && len(batch) > 0 {
-		send()
-	}
+	scanErr := scanBatches(ctx, conn, q, len(cols), batches, free)
 	close(batches)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return written.Load(), err
 	}
 	if scanErr != nil {
-		return written.Load(), scanErr
-	}
-	if err := rows.Err(); err != nil {
-		return written.Load(), err
+		return written.Load(), fmt.Errorf("select the latest rows: %w", scanErr)
 	}
 	return written.Load(), ctx.Err()
 }
 
-// encodeOnline encodes scanned rows (join keys, event time, features) as
+// scanBatch is up to onlineBatch rows as the driver gives them, every row
+// a slice of one slab of values.
+type scanBatch struct {
+	slab []driver.Value
+	rows [][]driver.Value
+}
+
+// scanBatches runs query on conn and sends its rows, of width values each,
+// to batches, onlineBatch rows at a time, until the rows end or ctx is done.
+// It fills batches taken from free when there are any. It reads rows from
+// the driver, skipping database/sql's per-row locking and conversion.
+func scanBatches(ctx context.Context, conn *sql.Conn, query string, width int, batches, free chan *scanBatch) error {
+	return conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("the DuckDB driver's connection (%T) cannot run queries", dc)
+		}
+		rows, err := q.QueryContext(ctx, query, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for {
+			var b *scanBatch
+			select {
+			case b = <-free:
+				b.rows = b.rows[:0]
+			default:
+				b = &scanBatch{slab: make([]driver.Value, onlineBatch*width), rows: make([][]driver.Value, 0, onlineBatch)}
+			}
+			var err error
+			for len(b.rows) < onlineBatch {
+				n := len(b.rows) * width
+				row := b.slab[n : n+width : n+width]
+				if err = rows.Next(row); err != nil {
+					break
+				}
+				b.rows = append(b.rows, row)
+			}
+			if err != nil && err != io.EOF {
+				return err
+			}
+			if len(b.rows) > 0 {
+				select {
+				case batches <- b:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			if err == io.EOF {
+				return nil
+			}
+		}
+	})
+}
+
+// onlineEncoder encodes scanned rows (join keys, event time, features) as
 // online-store rows of the codec's view, the values straight from the
-// scanned Go values.
-func encodeOnline(c *online.Codec, scanned [][]any, keys []registry.Field) ([]online.EncodedRow, error) {
-	rows := make([]online.EncodedRow, len(scanned))
-	keyVals := make([]*almanacv1.Value, len(scanned)*len(keys))
-	var buf []byte
+// scanned Go values. It reuses its memory from one call to the next: the
+// rows it returns are valid until the next call.
+type onlineEncoder struct {
+	codec   *online.Codec
+	keys    []registry.Field
+	rows    []online.EncodedRow
+	keyVals []*almanacv1.Value
+	buf     []byte
+}
+
+func (e *onlineEncoder) encode(scanned [][]driver.Value) ([]online.EncodedRow, error) {
+	nk := len(e.keys)
+	e.rows = slices.Grow(e.rows[:0], len(scanned))[:len(scanned)]
+	e.keyVals = slices.Grow(e.keyVals[:0], len(scanned)*nk)[:len(scanned)*nk]
+	buf := e.buf[:0]
 	for r, row := range scanned {
-		rows[r].Key = keyVals[r*len(keys) : (r+1)*len(keys) : (r+1)*len(keys)]
-		for i, k := range keys {
+		key := e.keyVals[r*nk : (r+1)*nk : (r+1)*nk]
+		for i, k := range e.keys {
 			v, err := values.FromGo(row[i], k.Type)
 			if err != nil {
 				return nil, fmt.Errorf("join key %q: %w", k.Name, err)
 			}
-			rows[r].Key[i] = v
+			key[i] = v
 		}
-		t, ok := row[len(keys)].(time.Time)
+		t, ok := row[nk].(time.Time)
 		if !ok {
-			return nil, fmt.Errorf("event time is %T, not a time", row[len(keys)])
+			return nil, fmt.Errorf("event time is %T, not a time", row[nk])
 		}
 		start := len(buf)
 		var err error
-		if buf, err = c.AppendRecordGo(buf, t, row[len(keys)+1:]); err != nil {
+		if buf, err = e.codec.AppendRecordGo(buf, t, row[nk+1:]); err != nil {
 			return nil, err
 		}
-		rows[r].Record = buf[start:len(buf):len(buf)] // capped: see online.EncodeRows
+		e.rows[r] = online.EncodedRow{Key: key, Record: buf[start:len(buf):len(buf)]} // capped: see online.EncodeRows
 	}
-	return rows, nil
+	e.buf = buf
+	return e.rows, nil
 }
 
 func (m *Materializer) report(p Progress) {

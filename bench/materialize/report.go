@@ -98,6 +98,14 @@ func (r *report) write(w io.Writer) error {
 	line("**Almanac materialization, online phase** (latest-row query, rows, Store.Write)", online,
 		fmt.Sprintf(" (target ≥ 0.60: %s)", verdict(ratio >= 0.6)))
 	line("Almanac materialization, whole run (offline history + online)", whole, "")
+	rounds := make([]string, len(r.Online))
+	ratios := make([]float64, len(r.Online))
+	for i := range r.Online {
+		ratios[i] = r.Baseline[i].Seconds / r.Online[i].Seconds // the same rows: the ratio of rows/s
+		rounds[i] = fmt.Sprintf("%.2f×", ratios[i])
+	}
+	fmt.Fprintf(&b, "\nOnline phase vs baseline round by round (each round runs both, one after the other): %s; median %.2f×.\n",
+		strings.Join(rounds, ", "), median(ratios))
 	fmt.Fprintf(&b, "\nThe whole run also computed and wrote %d history rows to the offline store: %.0f history rows/s. ", r.HistoryRows, float64(r.HistoryRows)/whole.Seconds)
 	fmt.Fprintf(&b, "The same run with --offline-only took %.2f s, so the online store added %.2f s to it (%.0f entity rows/s, %.2f× the baseline).\n\n",
 		offline.Seconds, whole.Seconds-offline.Seconds, float64(whole.Rows)/(whole.Seconds-offline.Seconds),

@@ -262,7 +262,7 @@ func (s *Store) setNew(ctx context.Context, keys []string, args []any, idx []int
 	pipe := s.client.Pipeline()
 	cmds := make([]*goredis.BoolCmd, len(idx))
 	for j, i := range idx {
-		cmds[j] = setNX(ctx, pipe, keys[i], args[2*i], args[2*i+1].(int64))
+		cmds[j] = setNX(ctx, pipe, keys[i], args[2*i], args[2*i+1])
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, s.fail("set new keys", err)
@@ -276,11 +276,13 @@ func (s *Store) setNew(ctx context.Context, keys []string, args []any, idx []int
 	return held, nil
 }
 
-// setNX queues SET key value NX, with PXAT expireAt unless it is 0, whose
-// reply says whether the key was set.
-func setNX(ctx context.Context, pipe goredis.Pipeliner, key string, value any, expireAt int64) *goredis.BoolCmd {
-	args := []any{"set", key, value, "nx"}
-	if expireAt > 0 {
+// setNX queues SET key value NX, with PXAT expireAt unless it is 0 (an
+// int64, passed boxed as it is to spare an allocation), whose reply says
+// whether the key was set.
+func setNX(ctx context.Context, pipe goredis.Pipeliner, key string, value, expireAt any) *goredis.BoolCmd {
+	args := make([]any, 4, 6)
+	args[0], args[1], args[2], args[3] = "set", key, value, "nx"
+	if expireAt.(int64) > 0 {
 		args = append(args, "pxat", expireAt)
 	}
 	cmd := goredis.NewBoolCmd(ctx, args...)
