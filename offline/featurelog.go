@@ -38,6 +38,12 @@ type LogEntry struct {
 	Service string
 	Time    time.Time
 	Columns []LogColumn
+	// Build, when set, builds Columns: the log calls it once, in its own
+	// goroutine, so that whoever logs a lookup does not wait for its
+	// columns to be built. Rows is then the lookup's number of rows, for
+	// counting it if it is dropped.
+	Build func() []LogColumn
+	Rows  int
 }
 
 // LogOptions adjusts a FeatureLog. The zero value is valid.
@@ -133,8 +139,8 @@ func (l *FeatureLog) Log(e LogEntry) bool {
 	case l.entries <- e:
 		return true
 	default:
-		rows := 0
-		if len(e.Columns) > 0 {
+		rows := e.Rows
+		if e.Build == nil && len(e.Columns) > 0 {
 			rows = len(e.Columns[0].Values)
 		}
 		l.dropped.Add(int64(rows))
@@ -170,6 +176,9 @@ func (l *FeatureLog) run() {
 					l.fail(l.rotate(service))
 				}
 				return
+			}
+			if e.Build != nil {
+				e.Columns = e.Build()
 			}
 			l.fail(l.write(e))
 		case now := <-tick.C:

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/servertest"
+	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/sdk"
 )
 
@@ -60,5 +62,54 @@ func TestFeatureLogSamplesLookups(t *testing.T) {
 	}
 	if got := env.FeatureLog.Dropped(); got != 0 {
 		t.Errorf("dropped %d rows with an idle buffer", got)
+	}
+
+	// Every logged row of a driver holds what its lookup answered: the
+	// fixture's drivers cover PRESENT, NULL_VALUE and NOT_FOUND.
+	want, err := c.GetOnlineFeatures(t.Context(), sdk.Query{FeatureService: "driver_ranking_v1", Entities: drivers(1001, 1002, 1003, 1004, 1005)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := fmt.Sprintf(`SELECT DISTINCT driver_id, driver_stats__conv_rate, driver_stats__conv_rate__status,
+		driver_stats__acc_rate, driver_stats__acc_rate__status FROM read_parquet(%s) ORDER BY driver_id`, duck.QuoteList(files))
+	logged, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("read the log: %v", err)
+	}
+	defer logged.Close()
+	seen := 0
+	for logged.Next() {
+		var id int64
+		var conv, acc sql.NullFloat64
+		var convStatus, accStatus string
+		if err := logged.Scan(&id, &conv, &convStatus, &acc, &accStatus); err != nil {
+			t.Fatal(err)
+		}
+		row := int(id - 1001)
+		if row < 0 || row >= want.Len() || row != seen {
+			t.Fatalf("logged driver %d, want each of 1001 to 1005 once with one set of values", id)
+		}
+		seen++
+		for _, f := range []struct {
+			name   string
+			got    sql.NullFloat64
+			status string
+		}{{"conv_rate", conv, convStatus}, {"acc_rate", acc, accStatus}} {
+			v, st, _ := want.Value(row, f.name)
+			wantValue := sql.NullFloat64{Float64: v.GetDoubleVal(), Valid: v.GetVal() != nil}
+			if _, ok := v.GetVal().(*almanacv1.Value_FloatVal); ok { // float32: compare as float32
+				wantValue.Float64 = float64(v.GetFloatVal())
+				f.got.Float64 = float64(float32(f.got.Float64))
+			}
+			if f.got != wantValue || f.status != st.String() {
+				t.Errorf("driver %d, %s: logged %v (%s), lookup gave %v (%s)", id, f.name, f.got, f.status, wantValue, st)
+			}
+		}
+	}
+	if err := logged.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen != want.Len() {
+		t.Errorf("logged %d drivers, want %d", seen, want.Len())
 	}
 }

@@ -85,23 +85,63 @@ func (s *Server) lookup(ctx context.Context, req *almanacv1.GetOnlineFeaturesReq
 }
 
 // logLookup hands a sample of feature services' lookups to the feature log.
-// It never waits: when the log's buffer is full the lookup is dropped.
+// It never waits: when the log's buffer is full the lookup is dropped. The
+// log builds the logged columns from the records in its own goroutine, so
+// that a sampled lookup costs its caller no more than another.
 func (s *Server) logLookup(r *reply) {
 	p := r.plan
 	if s.opts.FeatureLog == nil || p.service == "" || p.sampleRate <= 0 || rand.Float64() >= p.sampleRate {
 		return
 	}
-	cols := slices.Clone(p.logColumns)
-	recs := r.records()
-	for i := range cols {
-		cols[i].Values, cols[i].Statuses = r.column(i, recs)
-		if cols[i].Key {
-			cols[i].Statuses = nil
-		}
-	}
-	if s.opts.FeatureLog.Log(offline.LogEntry{Service: p.service, Time: r.now, Columns: cols}) {
+	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, rows: r.rows, now: r.now}
+	if s.opts.FeatureLog.Log(offline.LogEntry{Service: p.service, Time: r.now, Rows: r.rows, Build: l.columns}) {
 		s.metrics.loggedRows.Add(float64(r.rows))
 	}
+}
+
+// logged is a lookup to log: what the store returned for it, which does not
+// change after the lookup.
+type logged struct {
+	plan    *plan
+	keys    [][]*almanacv1.Value // the join key columns, in plan order
+	encoded []string             // per (entity row, plan view), as in reply
+	rows    int
+	now     time.Time
+}
+
+// columns decodes the lookup's records into the plan's log columns: the
+// join keys, then each feature's values (nil for null) and statuses.
+func (l *logged) columns() []offline.LogColumn {
+	p := l.plan
+	nv := len(p.views)
+	recs := make([]online.Record, len(l.encoded))
+	var dec online.Decoder
+	for k, e := range l.encoded {
+		if e != "" {
+			// The lookup transcoded the record, so it decodes.
+			recs[k], _ = dec.Decode(p.views[k%nv].codec, e)
+		}
+	}
+	cols := slices.Clone(p.logColumns)
+	for c := range cols {
+		if c < len(l.keys) {
+			cols[c].Values = l.keys[c]
+			continue
+		}
+		f := p.features[c-len(l.keys)]
+		ttl := p.views[f.view].view.TTL
+		cols[c].Values = make([]*almanacv1.Value, l.rows)
+		cols[c].Statuses = make([]almanacv1.FieldStatus, l.rows)
+		for i := range l.rows {
+			rec := recs[i*nv+f.view]
+			st := online.Status(rec, f.index, ttl, l.now)
+			cols[c].Statuses[i] = st
+			if st == almanacv1.FieldStatus_PRESENT {
+				cols[c].Values[i] = rec.Values[f.index]
+			}
+		}
+	}
+	return cols
 }
 
 // resolve finds the plan of a request.

@@ -155,34 +155,3 @@ func (r *reply) value(k, f int) []byte {
 	}
 	return r.wire[start:r.ends[i]]
 }
-
-// records decodes every record of the reply.
-func (r *reply) records() []online.Record {
-	recs := make([]online.Record, len(r.encoded))
-	var dec online.Decoder
-	for k, e := range r.encoded {
-		if e != "" {
-			// newReply transcoded the record, so it decodes.
-			recs[k], _ = dec.Decode(r.plan.views[k%len(r.plan.views)].codec, e)
-		}
-	}
-	return recs
-}
-
-// column returns the values (nil for null) and statuses of column c, with
-// recs the reply's records.
-func (r *reply) column(c int, recs []online.Record) ([]*almanacv1.Value, []almanacv1.FieldStatus) {
-	vals := make([]*almanacv1.Value, r.rows)
-	sts := make([]almanacv1.FieldStatus, r.rows)
-	for i := range r.rows {
-		st, k, f := r.cell(c, i)
-		sts[i] = st
-		switch {
-		case k < 0:
-			vals[i] = r.keys[c][i]
-		case st == almanacv1.FieldStatus_PRESENT:
-			vals[i] = recs[k].Values[f]
-		}
-	}
-	return vals, sts
-}
