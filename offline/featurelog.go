@@ -97,6 +97,10 @@ type FeatureLog struct {
 	entries chan LogEntry
 	done    chan struct{}
 	dropped atomic.Int64
+	// mu guards closed: Log sends under its read lock, so that Close,
+	// under its write lock, never closes entries while a send is under way.
+	mu      sync.RWMutex
+	closed  bool
 	closing sync.Once
 	err     error // the first write error, returned by Close
 
@@ -133,31 +137,41 @@ func (s *Store) NewFeatureLog(opts LogOptions) *FeatureLog {
 func (s *Store) LogDir(service string) string { return filepath.Join(s.dir, "logs", service) }
 
 // Log queues e to be written and reports whether it was taken; it never
-// waits.
+// waits. An entry is dropped when the buffer is full or the log is closed.
 func (l *FeatureLog) Log(e LogEntry) bool {
-	select {
-	case l.entries <- e:
-		return true
-	default:
-		rows := e.Rows
-		if e.Build == nil && len(e.Columns) > 0 {
-			rows = len(e.Columns[0].Values)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if !l.closed {
+		select {
+		case l.entries <- e:
+			return true
+		default:
 		}
-		l.dropped.Add(int64(rows))
-		if l.opts.OnDrop != nil {
-			l.opts.OnDrop(rows)
-		}
-		return false
 	}
+	rows := e.Rows
+	if e.Build == nil && len(e.Columns) > 0 {
+		rows = len(e.Columns[0].Values)
+	}
+	l.dropped.Add(int64(rows))
+	if l.opts.OnDrop != nil {
+		l.opts.OnDrop(rows)
+	}
+	return false
 }
 
-// Dropped returns the rows dropped because the buffer was full.
+// Dropped returns the rows dropped because the buffer was full or the log
+// closed.
 func (l *FeatureLog) Dropped() int64 { return l.dropped.Load() }
 
 // Close writes every queued lookup and waits for the files to be complete.
-// Log must not be called after Close.
+// Lookups logged afterwards are dropped.
 func (l *FeatureLog) Close() error {
-	l.closing.Do(func() { close(l.entries) })
+	l.closing.Do(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.closed = true
+		close(l.entries)
+	})
 	<-l.done
 	return l.err
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -106,6 +108,40 @@ func TestFeatureLogDropsWhenFull(t *testing.T) {
 	}
 	if dropped == 0 {
 		t.Fatal("a one-entry buffer fed 2000 lookups without pause dropped none; Log must not wait")
+	}
+}
+
+// TestFeatureLogCloseWhileLogging closes the log while lookups are being
+// logged, as a server shutting down may: no Log panics, and every lookup
+// is either taken or counted as dropped, the deferred ones (Build) too.
+func TestFeatureLogCloseWhileLogging(t *testing.T) {
+	log := Open(t.TempDir(), Options{}).NewFeatureLog(LogOptions{})
+	var taken atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				e := entry(time.Now(), (w*500+i)*2, 2, false)
+				if i%2 == 1 {
+					cols := e.Columns
+					e = LogEntry{Service: e.Service, Time: e.Time, Rows: 2, Build: func() []LogColumn { return cols }}
+				}
+				if log.Log(e) {
+					taken.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(time.Millisecond)
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if got := taken.Load() + log.Dropped()/2; got != 2000 {
+		t.Fatalf("taken %d, dropped rows %d: %d lookups accounted for, want 2000", taken.Load(), log.Dropped(), got)
+	}
+	if log.Log(entry(time.Now(), 0, 1, false)) {
+		t.Error("Log after Close took the entry")
 	}
 }
 
