@@ -75,27 +75,50 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 	}
 	noStamp, _ := protolen.Open(nil, vectorEventTimes)
 
-	// The status and record of each row of the column being written.
+	// The status, record and feature of each row of the column being
+	// written, found in a first pass that also sizes the column, so that
+	// its length is written before it and nothing is moved afterwards.
 	sts := make([]byte, r.rows)
 	recs := make([]int, r.rows)
+	feats := make([]int, r.rows)
 	for c := range r.columns() {
-		var vec int
-		b, vec = protolen.Open(b, responseResults)
+		size := 0
 		for i := range r.rows {
 			st, k, f := r.cell(c, i)
-			sts[i], recs[i] = byte(st), k // every FieldStatus fits in one byte
-			var val int
-			b, val = protolen.Open(b, vectorValues)
+			sts[i], recs[i], feats[i] = byte(st), k, f // every FieldStatus fits in one byte
+			n := 0
 			switch {
 			case k < 0:
+				n = proto.Size(r.keys[c][i])
+				size += len(noStamp)
+			case st == almanacv1.FieldStatus_PRESENT:
+				n = len(r.value(k, f))
+				fallthrough
+			default:
+				size += stampEnds[k+1] - stampEnds[k]
+			}
+			size += protowire.SizeTag(vectorValues) + protowire.SizeBytes(n)
+		}
+		if r.rows > 0 {
+			size += protowire.SizeTag(vectorStatuses) + protowire.SizeBytes(r.rows)
+		}
+		b = protowire.AppendTag(b, responseResults, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(size))
+		for i, k := range recs {
+			b = protowire.AppendTag(b, vectorValues, protowire.BytesType)
+			switch {
+			case k < 0:
+				key := r.keys[c][i]
+				b = protowire.AppendVarint(b, uint64(proto.Size(key)))
 				var err error
-				if b, err = (proto.MarshalOptions{}).MarshalAppend(b, r.keys[c][i]); err != nil {
+				if b, err = (proto.MarshalOptions{}).MarshalAppend(b, key); err != nil {
 					return nil, fmt.Errorf("encode entity key %q: %w", r.names.GetVal()[c], err)
 				}
-			case st == almanacv1.FieldStatus_PRESENT:
-				b = append(b, r.value(k, f)...)
+			case almanacv1.FieldStatus(sts[i]) == almanacv1.FieldStatus_PRESENT:
+				b = protowire.AppendBytes(b, r.value(k, feats[i]))
+			default:
+				b = protowire.AppendVarint(b, 0)
 			}
-			b = protolen.Close(b, val)
 		}
 		if r.rows > 0 {
 			b = protowire.AppendTag(b, vectorStatuses, protowire.BytesType)
@@ -108,7 +131,6 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 				b = append(b, stamps[stampEnds[k]:stampEnds[k+1]]...)
 			}
 		}
-		b = protolen.Close(b, vec)
 	}
 	return b, nil
 }
