@@ -318,7 +318,17 @@ func createLogFile(root string, e LogEntry, day time.Time, schema *parquet.Schem
 		return nil, fmt.Errorf("feature log of %q: %w", e.Service, err)
 	}
 	f.file = file
-	f.w = parquet.NewWriter(file, schema, parquet.Compression(logCodec), parquet.PageBufferSize(pageBytes))
+	// Readers prune by the column chunks' bounds, which the pages' bounds
+	// make; the pages' own statistics, and a status column's bounds
+	// (sorting its dictionary at every page), tell them nothing worth their
+	// cost.
+	opts := []parquet.WriterOption{schema, parquet.Compression(logCodec), parquet.PageBufferSize(pageBytes), parquet.DataPageStatistics(false)}
+	for _, c := range e.Columns {
+		if !c.Key {
+			opts = append(opts, parquet.SkipPageBounds(c.Name+"__status"))
+		}
+	}
+	f.w = parquet.NewWriter(file, opts...)
 	return f, nil
 }
 

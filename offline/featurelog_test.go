@@ -2,6 +2,7 @@ package offline
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -599,6 +600,7 @@ func BenchmarkFeatureLogWrite(b *testing.B) {
 	}
 	store := Open(b.TempDir(), Options{})
 	var cpu time.Duration
+	var written int64
 	b.ReportAllocs()
 	for b.Loop() {
 		start := cpuTime(b)
@@ -613,6 +615,17 @@ func BenchmarkFeatureLogWrite(b *testing.B) {
 		}
 		cpu += cpuTime(b) - start
 		b.StopTimer()
+		err := filepath.WalkDir(store.LogDir("ranking"), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			info, err := d.Info()
+			written += info.Size()
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 		if err := os.RemoveAll(store.LogDir("ranking")); err != nil {
 			b.Fatal(err)
 		}
@@ -621,6 +634,7 @@ func BenchmarkFeatureLogWrite(b *testing.B) {
 	logged := float64(b.N * lookups * valuesPerEntry)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/logged, "ns/value")
 	b.ReportMetric(float64(cpu.Nanoseconds())/logged, "cpu-ns/value")
+	b.ReportMetric(float64(written)/logged, "file-bytes/value")
 }
 
 // cpuTime returns the CPU time the process has used, on every thread: the
