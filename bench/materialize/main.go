@@ -210,7 +210,7 @@ func measure(ctx context.Context, o options, e *env, rep *report) error {
 	if err := e.checkAgainstSource(ctx, filepath.Join(o.dir, "repo")); err != nil {
 		return fmt.Errorf("check materialized records against the source: %w", err)
 	}
-	if _, err := e.baseline(ctx); err != nil {
+	if _, err := e.baseline(ctx, e.records); err != nil {
 		return err
 	}
 	if _, err := e.storeWrite(ctx); err != nil {
@@ -218,11 +218,16 @@ func measure(ctx context.Context, o options, e *env, rep *report) error {
 	}
 	for i := range o.runs {
 		progressf("run %d/%d:", i+1, o.runs)
-		b, err := e.baseline(ctx)
+		b, err := e.baseline(ctx, e.records)
 		if err != nil {
 			return err
 		}
 		progressf(" baseline %.2fs;", b.Seconds)
+		scan, err := e.baseline(ctx, e.scanOrder)
+		if err != nil {
+			return err
+		}
+		progressf(" baseline in SCAN order %.2fs;", scan.Seconds)
 		s, err := e.storeWrite(ctx)
 		if err != nil {
 			return err
@@ -238,7 +243,7 @@ func measure(ctx context.Context, o options, e *env, rep *report) error {
 			return err
 		}
 		progressf(" offline only %.2fs\n", off.Whole.Seconds)
-		rep.add(b, s, a, off)
+		rep.add(b, scan, s, a, off)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -181,13 +182,12 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 	}
 	c := online.CodecOf(&view)
 	now := s.now()
-	var keyBuf []byte
-	type pending struct {
-		keyEnd   int
-		record   []byte
-		expireAt int64 // ms since the epoch, 0: never
-	}
-	todo := make([]pending, 0, len(rows))
+	// The keys of the rows to write in one buffer, and their records and
+	// expiry times (ms since the epoch, 0: never) as the commands' args.
+	w := scratchPool.Get().(*writeScratch)
+	defer w.release()
+	w.keyEnds, w.args = w.keyEnds[:0], w.args[:0]
+	keyBuf := w.keyBuf[:0]
 	for i, row := range rows {
 		eventTime, err := c.EventTime(row.Record)
 		if err != nil {
@@ -200,28 +200,30 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 		if keyBuf, err = online.AppendStoreKey(keyBuf, s.prefix, view.Name, row.Key); err != nil {
 			return fmt.Errorf("write view %q, row %d: %w", view.Name, i, err)
 		}
-		todo = append(todo, pending{keyEnd: len(keyBuf), record: row.Record, expireAt: expireAt})
+		w.keyEnds = append(w.keyEnds, len(keyBuf))
+		w.args = append(w.args, row.Record, expireAt)
 		if i == 0 {
 			keyBuf = slices.Grow(keyBuf, len(keyBuf)*len(rows)) // room for the other rows, if like the first
 		}
 	}
+	w.keyBuf = keyBuf
 	allKeys := string(keyBuf)
-	keys := make([]string, len(todo))
-	args := make([]any, 2*len(todo))
+	w.keys = slices.Grow(w.keys[:0], len(w.keyEnds))[:len(w.keyEnds)]
+	keys, args := w.keys, w.args
 	keyStart := 0
-	for i, p := range todo {
-		keys[i], keyStart = allKeys[keyStart:p.keyEnd], p.keyEnd
-		args[2*i], args[2*i+1] = p.record, p.expireAt
+	for i, end := range w.keyEnds {
+		keys[i], keyStart = allKeys[keyStart:end], end
 	}
 	for start := 0; start < len(keys); start += s.batch {
 		end := min(start+s.batch, len(keys))
-		idx := make([]int, end-start)
+		idx := slices.Grow(w.idx[:0], end-start)[:end-start]
+		w.idx = idx
 		for j := range idx {
 			idx[j] = start + j
 		}
 		if s.setFirst.try() {
 			var err error
-			if idx, err = s.setNew(ctx, keys, args, idx); err != nil {
+			if idx, err = s.setNew(ctx, w, keys, args, idx); err != nil {
 				return fmt.Errorf("write %d rows of view %q to redis: %w", end-start, view.Name, err)
 			}
 			s.setFirst.record(end-start, len(idx))
@@ -257,37 +259,58 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 // setNew stores, in one pipeline of SET NX, the rows idx (indexes of keys,
 // with their record and expiry at args[2i] and args[2i+1]) whose key holds
 // nothing: any row is newer than none. It returns the rows whose key already
-// held a record, which the newer-wins script must compare.
-func (s *Store) setNew(ctx context.Context, keys []string, args []any, idx []int) ([]int, error) {
+// held a record, which the newer-wins script must compare. The commands'
+// memory comes from w.
+func (s *Store) setNew(ctx context.Context, w *writeScratch, keys []string, args []any, idx []int) ([]int, error) {
 	pipe := s.client.Pipeline()
-	cmds := make([]*goredis.BoolCmd, len(idx))
+	w.setCmds = slices.Grow(w.setCmds[:0], len(idx))[:len(idx)]
+	// The arguments of every command, SET key value NX [PXAT expireAt],
+	// in one slab; the value and expiry are passed boxed as they are.
+	w.setArgs = slices.Grow(w.setArgs[:0], 6*len(idx))[:6*len(idx)]
 	for j, i := range idx {
-		cmds[j] = setNX(ctx, pipe, keys[i], args[2*i], args[2*i+1])
+		cmd := w.setArgs[6*j : 6*j+4 : 6*j+6]
+		cmd[0], cmd[1], cmd[2], cmd[3] = "set", keys[i], args[2*i], "nx"
+		if args[2*i+1].(int64) > 0 {
+			cmd = append(cmd, "pxat", args[2*i+1])
+		}
+		w.setCmds[j] = goredis.NewBoolCmd(ctx, cmd...)
+		_ = pipe.Process(ctx, w.setCmds[j])
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, s.fail("set new keys", err)
 	}
 	held := idx[:0]
 	for j, i := range idx {
-		if !cmds[j].Val() {
+		if !w.setCmds[j].Val() {
 			held = append(held, i)
 		}
 	}
 	return held, nil
 }
 
-// setNX queues SET key value NX, with PXAT expireAt unless it is 0 (an
-// int64, passed boxed as it is to spare an allocation), whose reply says
-// whether the key was set.
-func setNX(ctx context.Context, pipe goredis.Pipeliner, key string, value, expireAt any) *goredis.BoolCmd {
-	args := make([]any, 4, 6)
-	args[0], args[1], args[2], args[3] = "set", key, value, "nx"
-	if expireAt.(int64) > 0 {
-		args = append(args, "pxat", expireAt)
-	}
-	cmd := goredis.NewBoolCmd(ctx, args...)
-	_ = pipe.Process(ctx, cmd)
-	return cmd
+// writeScratch is the memory of one WriteEncoded call, kept in scratchPool
+// for the next, so that a stream of writes (a materialization) allocates
+// little beyond what go-redis needs per command.
+type writeScratch struct {
+	keyBuf  []byte
+	keyEnds []int
+	keys    []string
+	args    []any
+	idx     []int
+	setArgs []any
+	setCmds []*goredis.BoolCmd
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
+
+// release puts w back in scratchPool, dropping its references to the
+// written records and commands.
+func (w *writeScratch) release() {
+	clear(w.keys[:cap(w.keys)])
+	clear(w.args[:cap(w.args)])
+	clear(w.setArgs[:cap(w.setArgs)])
+	clear(w.setCmds[:cap(w.setCmds)])
+	scratchPool.Put(w)
 }
 
 // setFirst decides whether a write batch tries SET NX before the newer-wins
