@@ -66,29 +66,33 @@ func writeFreshDemo(t *testing.T) (dir string, start, end time.Time) {
 	return dir, sum.Start, sum.End
 }
 
+// onlineStores are the online stores materialization tests write to: the
+// embedded store, and a Redis of the test's own with the project's keys.
+var onlineStores = []struct {
+	name string
+	open func(t *testing.T, project string) online.Store
+}{
+	{"local", func(t *testing.T, _ string) online.Store {
+		s, err := local.New(local.DefaultOptions(filepath.Join(t.TempDir(), "online.db")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+	{"redis", func(t *testing.T, project string) online.Store {
+		opts := redis.DefaultOptions()
+		opts.Addrs, opts.Project = []string{redistest.Start(t).Addr()}, project
+		s, err := redis.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+}
+
 func TestMaterializeWritesLatestRowsOnline(t *testing.T) {
 	drivers := []int64{1001, 1050, 1100}
-	for _, tc := range []struct {
-		name string
-		open func(t *testing.T, project string) online.Store
-	}{
-		{"local", func(t *testing.T, _ string) online.Store {
-			s, err := local.New(local.DefaultOptions(filepath.Join(t.TempDir(), "online.db")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}},
-		{"redis", func(t *testing.T, project string) online.Store {
-			opts := redis.DefaultOptions()
-			opts.Addrs, opts.Project = []string{redistest.Start(t).Addr()}, project
-			s, err := redis.New(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}},
-	} {
+	for _, tc := range onlineStores {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, start, end := writeFreshDemo(t)
 			m := newMaterializer(t, dir, t.TempDir())
@@ -227,30 +231,10 @@ func manyLatest(i int64) []*almanacv1.Value {
 // another's values.
 func TestMaterializeOnlineManyBatches(t *testing.T) {
 	dir := writeRepo(t, manyRepo, map[string]string{"data/events.parquet": manyData})
-	for _, tc := range []struct {
-		name string
-		open func(t *testing.T) online.Store
-	}{
-		{"local", func(t *testing.T) online.Store {
-			s, err := local.New(local.DefaultOptions(filepath.Join(t.TempDir(), "online.db")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}},
-		{"redis", func(t *testing.T) online.Store {
-			opts := redis.DefaultOptions()
-			opts.Addrs, opts.Project = []string{redistest.Start(t).Addr()}, "test"
-			s, err := redis.New(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}},
-	} {
+	for _, tc := range onlineStores {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMaterializer(t, dir, t.TempDir())
-			m.Online = tc.open(t)
+			m.Online = tc.open(t, m.Config.Project)
 			defer m.Online.Close()
 			v := m.Defs.View("user_stats")
 			res, err := m.Run(t.Context(), []*registry.FeatureView{v}, time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC))
