@@ -126,7 +126,8 @@ type Store interface {
 type EncodedWriter interface {
 	// WriteEncoded is Write for encoded rows. A record that is not one of
 	// the view's (Codec.EventTime) is an error wrapping ErrInvalid, and
-	// nothing is written.
+	// nothing is written. The store does not keep references to
+	// rows or their records once it returns, so callers may reuse them.
 	WriteEncoded(ctx context.Context, view View, rows []EncodedRow) error
 }
 
