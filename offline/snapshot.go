@@ -26,6 +26,9 @@ type Snapshot struct {
 	Files           []File     `json:"files"`
 	Materialized    []Interval `json:"materialized"`
 	LastRun         *Run       `json:"last_run,omitempty"`
+	// Appended are the IDs of the latest appends (Batch.ID), oldest first,
+	// at most maxAppendIDs of them.
+	Appended []string `json:"appended,omitempty"`
 
 	dir string // the view's directory
 }

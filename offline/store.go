@@ -90,6 +90,10 @@ func (s *Store) Snapshot(view string) (*Snapshot, error) {
 	return snap, nil
 }
 
+// maxAppendIDs is how many append IDs a snapshot keeps: enough to cover the
+// retries of every push in flight, few enough to keep snapshots small.
+const maxAppendIDs = 256
+
 // Batch is one write: the rows of a view for the event times [Start, End),
 // replacing whatever the view held for that range, or, with Append, added to
 // what it holds.
@@ -100,6 +104,11 @@ type Batch struct {
 	// and End are then only recorded with the run, and the watermark does
 	// not move.
 	Append bool
+	// ID, with Append, names the rows, for instance by a hash of their
+	// content. An append whose ID is among the view's latest maxAppendIDs
+	// appends is skipped, so retrying one that failed after its commit does
+	// not add its rows twice.
+	ID string
 	// Conn is the DuckDB connection on which Table holds the rows, with
 	// the columns and types to store.
 	Conn  *sql.Conn
@@ -121,7 +130,8 @@ type Batch struct {
 // Write replaces the range [b.Start, b.End) of b.View's history with the rows
 // of b.Table and commits. Writing the same rows twice leaves the same
 // content. On error nothing is committed and the previous snapshot stays
-// current.
+// current. An append with the ID of one of the latest appends commits
+// nothing and returns the current snapshot.
 func (s *Store) Write(ctx context.Context, b Batch) (*Snapshot, error) {
 	dir := s.viewDir(b.View)
 	if err := os.MkdirAll(filepath.Join(dir, snapshotDir), 0o755); err != nil {
@@ -139,6 +149,9 @@ func (s *Store) Write(ctx context.Context, b Batch) (*Snapshot, error) {
 		cur = &Snapshot{dir: dir}
 	case err != nil:
 		return nil, err
+	}
+	if b.Append && b.ID != "" && slices.Contains(cur.Appended, b.ID) {
+		return cur, nil
 	}
 	next := &Snapshot{Version: cur.Version + 1, TimestampColumn: b.TimestampColumn, CreatedColumn: b.CreatedColumn, dir: dir}
 	w := &writer{store: s, b: b, cur: cur, next: next, staging: filepath.Join(dir, "_staging", fmt.Sprint(next.Version))}
@@ -307,8 +320,13 @@ func (w *writer) publish() error {
 	w.next.Files = append(w.next.Files, w.staged...)
 	slices.SortFunc(w.next.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	w.next.Materialized = w.cur.Materialized
-	if !w.b.Append {
+	w.next.Appended = w.cur.Appended
+	switch {
+	case !w.b.Append:
 		w.next.Materialized = mergeIntervals(append(slices.Clone(w.cur.Materialized), Interval{w.b.Start.UTC(), w.b.End.UTC()}))
+	case w.b.ID != "":
+		ids := append(slices.Clone(w.cur.Appended), w.b.ID)
+		w.next.Appended = ids[max(0, len(ids)-maxAppendIDs):]
 	}
 	w.next.CreatedAt = w.store.now().UTC()
 	w.next.LastRun = &Run{Start: w.b.Start.UTC(), End: w.b.End.UTC(), RowsWritten: w.rows, RowsDropped: w.b.RowsDropped, Partitions: len(w.touched), Violations: w.b.Violations}

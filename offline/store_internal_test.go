@@ -550,3 +550,44 @@ func TestAppendAddsRowsAndKeepsTheWatermark(t *testing.T) {
 		t.Errorf("files left that no snapshot names: %q", o)
 	}
 }
+
+// An append with the ID of a recent append is skipped, so a retried push
+// is stored once; appends without an ID, or with other IDs, all add their
+// rows.
+func TestAppendWithIDStoresRowsOnce(t *testing.T) {
+	pushed := []histRow{{Key: 1, TS: at("2024-05-01T06:00:00Z"), V: 5}}
+	for _, tc := range []struct {
+		ids    []string
+		copies int
+	}{
+		{ids: []string{"a", "a"}, copies: 1},
+		{ids: []string{"a", "b"}, copies: 2},
+		{ids: []string{"a", "b", "a", "b"}, copies: 2},
+		{ids: []string{"", ""}, copies: 2},
+	} {
+		t.Run(strings.Join(tc.ids, ","), func(t *testing.T) {
+			ts := newTestStore(t)
+			var prev *Snapshot
+			for _, id := range tc.ids {
+				snap, err := ts.writeBatch(Batch{Start: pushed[0].TS, End: pushed[0].TS.Add(time.Millisecond), Append: true, ID: id}, pushed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if prev != nil {
+					skipped, wantSkip := snap.Version == prev.Version, id != "" && slices.Contains(prev.Appended, id)
+					if skipped != wantSkip {
+						t.Errorf("append %q: skipped %v, want %v (versions %d then %d)", id, skipped, wantSkip, prev.Version, snap.Version)
+					}
+				}
+				prev = snap
+			}
+			var want []histRow
+			for range tc.copies {
+				want = append(want, pushed...)
+			}
+			if d := diffRows(ts.read(prev), want); d != "" {
+				t.Error(d)
+			}
+		})
+	}
+}

@@ -2,14 +2,19 @@ package pipelines
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql/driver"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/values"
@@ -34,10 +39,11 @@ type Pusher struct {
 // schema of the push source in defs and stores the rows. Invalid rows give
 // an error wrapping online.ErrInvalid, and nothing is stored. It returns only
 // when the offline store has committed them durably and the online store
-// has taken them, so an acknowledged push is never lost; a push that fails
-// may have reached the offline store and can be retried (the online store's
-// newer-wins makes a retry harmless there; the offline history may then hold
-// the rows twice).
+// has taken them, so an acknowledged push is never lost. A push that fails
+// may have reached the offline store and can be retried: the offline store
+// skips an append of rows it appended lately (they are named by a hash of
+// their content), and the online store's newer-wins makes the retry
+// harmless there. Pushing the same rows twice therefore stores them once.
 func (p *Pusher) Push(ctx context.Context, defs *registry.Definitions, source string, columns map[string][]*almanacv1.Value) (int, error) {
 	src := defs.Source(source)
 	if src == nil {
@@ -63,7 +69,11 @@ func (p *Pusher) Push(ctx context.Context, defs *registry.Definitions, source st
 	if rows == 0 {
 		return 0, nil
 	}
-	if err := p.appendOffline(ctx, src, views, defs, columns, rows); err != nil {
+	id, err := contentID(source, columns)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.appendOffline(ctx, src, views, defs, columns, rows, id); err != nil {
 		return 0, err
 	}
 	for _, v := range views {
@@ -125,6 +135,30 @@ func checkColumns(src *registry.Source, views []*registry.FeatureView, defs *reg
 	return max(rows, 0), nil
 }
 
+// contentID names pushed rows by a hash of the source and its columns.
+func contentID(source string, columns map[string][]*almanacv1.Value) (string, error) {
+	h := sha256.New()
+	var buf []byte
+	write := func(b []byte) {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(b)))
+		h.Write(buf)
+		h.Write(b)
+	}
+	write([]byte(source))
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, name := range slices.Sorted(maps.Keys(columns)) {
+		write([]byte(name))
+		for _, v := range columns[name] {
+			b, err := opts.Marshal(v)
+			if err != nil {
+				return "", fmt.Errorf("hash pushed column %q: %w", name, err)
+			}
+			write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
 // onlineRows turns pushed columns into the online rows of view v.
 func onlineRows(v *registry.FeatureView, defs *registry.Definitions, src *registry.Source, columns map[string][]*almanacv1.Value, n int) []online.Row {
 	keys := defs.JoinKeys(v)
@@ -146,7 +180,7 @@ func onlineRows(v *registry.FeatureView, defs *registry.Definitions, src *regist
 }
 
 // appendOffline appends the rows to the history of every view over src.
-func (p *Pusher) appendOffline(ctx context.Context, src *registry.Source, views []*registry.FeatureView, defs *registry.Definitions, columns map[string][]*almanacv1.Value, n int) error {
+func (p *Pusher) appendOffline(ctx context.Context, src *registry.Source, views []*registry.FeatureView, defs *registry.Definitions, columns map[string][]*almanacv1.Value, n int, id string) error {
 	conn, err := p.DB.Conn(ctx)
 	if err != nil {
 		return err
@@ -215,7 +249,7 @@ func (p *Pusher) appendOffline(ctx context.Context, src *registry.Source, views 
 			return fmt.Errorf("stage pushed rows of view %q: %w", v.Name, err)
 		}
 		_, err := p.Offline.Write(ctx, offline.Batch{
-			View: v.Name, Start: first, End: last.Add(time.Millisecond), Append: true, Conn: conn, Table: viewTable,
+			View: v.Name, Start: first, End: last.Add(time.Millisecond), Append: true, ID: id, Conn: conn, Table: viewTable,
 			TimestampColumn: src.TimestampField, SortBy: sortBy,
 		})
 		conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+viewTable)

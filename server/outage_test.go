@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,7 +17,8 @@ import (
 // fail with UNAVAILABLE while the server stays up and /readyz says 503;
 // when Redis is back (empty), the same server answers again without a
 // restart (within the Redis client's reconnect backoff), and serves the
-// data once it is written again.
+// data once it is written again. The push that failed while Redis was down
+// had reached the offline store; pushing it again stores it once.
 func TestRedisOutage(t *testing.T) {
 	env := servertest.Start(t, servertest.Options{Backend: servertest.Redis})
 	// A generous deadline: the failure must be the store's, not the clock's.
@@ -84,6 +86,16 @@ func TestRedisOutage(t *testing.T) {
 		n, err := c.Push(t.Context(), servertest.PushSource, map[string][]any{"driver_id": {1001}, "event_ts": {env.Now}, "lat": {1.0}})
 		if err != nil || n != 1 {
 			t.Errorf("push after Redis is back: %d, %v", n, err)
+		}
+		pushed := fmt.Sprintf("1001 %s 1 ", env.Now.UTC().Format(time.RFC3339))
+		var held []string
+		for _, r := range offlineRows(t, env, "driver_location") {
+			if strings.HasPrefix(r, pushed) {
+				held = append(held, r)
+			}
+		}
+		if len(held) != 1 {
+			t.Errorf("offline history holds the row pushed twice as %q, want it once", held)
 		}
 	})
 }
