@@ -38,7 +38,14 @@ type Change struct {
 	Op          Op            `json:"op"`
 	Fields      []FieldChange `json:"fields,omitempty"`
 	Destructive bool          `json:"destructive,omitempty"`
+	// Note says what else the change does, for people.
+	Note string `json:"note,omitempty"`
 }
+
+// noteOnlineRecords is the note of a change to the features of an online
+// view: its stored online values no longer match the view and read as not
+// found (they are never read as values of other features).
+const noteOnlineRecords = "the view's online values read as not found until it is materialized again (its features changed: names, types or order)"
 
 // Plan is the difference between a repository's definitions and the stored
 // registry.
@@ -117,6 +124,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			}
 			ew.printf("\n")
 		}
+		if c.Note != "" {
+			ew.printf("      note: %s\n", c.Note)
+		}
 	}
 	ew.printf("\n%s.", p.Summary())
 	if n := len(p.Destructive()); n > 0 {
@@ -154,7 +164,13 @@ func MakePlan(project string, cur *almanacv1.Registry, defs *Definitions) (*Plan
 	}
 	p.Changes = append(p.Changes, diff("entity", old.Entities, defs.Entities, flattenEntity)...)
 	p.Changes = append(p.Changes, diff("source", old.Sources, defs.Sources, flattenSource)...)
-	p.Changes = append(p.Changes, diff("feature view", old.Views, defs.Views, flattenView)...)
+	views := diff("feature view", old.Views, defs.Views, flattenView)
+	for i, c := range views {
+		if o, n := old.View(c.Name), defs.View(c.Name); c.Op == OpChange && o.Online && n.Online && !sameRecord(o, n) {
+			views[i].Note = noteOnlineRecords
+		}
+	}
+	p.Changes = append(p.Changes, views...)
 	p.Changes = append(p.Changes, diff("feature service", old.Services, defs.Services, flattenService)...)
 	return p, nil
 }
@@ -288,12 +304,17 @@ func flattenView(v *FeatureView) []field {
 	if v.TTL > 0 {
 		ttl = FormatDuration(v.TTL)
 	}
+	names := make([]string, len(v.Features))
+	for i, f := range v.Features {
+		names[i] = f.Name
+	}
 	out := []field{
 		{name: "entities", value: strings.Join(v.Entities, ", "), destructive: true},
 		{name: "source", value: v.Source},
 		{name: "ttl", value: ttl},
 		{name: "timestamp_field", value: v.TimestampField},
 		{name: "sql", value: strings.Join(strings.Fields(v.SQL), " ")},
+		{name: "features", value: strings.Join(names, ", ")},
 	}
 	out = append(out, flattenFields("features", v.Features, true)...)
 	out = append(out,
@@ -302,6 +323,12 @@ func flattenView(v *FeatureView) []field {
 	out = append(out, flattenMonitoring("monitoring", v.Monitoring)...)
 	out = append(out, flattenExpectations(v.Expect)...)
 	return append(out, flattenTags("tags", v.Tags)...)
+}
+
+// sameRecord reports whether views a and b store the same online records:
+// the same features, with the same types, in the same order.
+func sameRecord(a, b *FeatureView) bool {
+	return slices.EqualFunc(a.Features, b.Features, func(x, y Field) bool { return x.Name == y.Name && x.Type == y.Type })
 }
 
 func flattenService(s *FeatureService) []field {

@@ -54,7 +54,7 @@ func TestApplyPlanCycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange, Destructive: true,
+	want := []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange, Destructive: true, Note: noteOnlineRecords,
 		Fields: []FieldChange{{Field: "features.acc_rate.type", Old: "float32", New: "float64", Destructive: true}}}}
 	if !equalChanges(plan.Changes, want) {
 		t.Fatalf("plan = %+v, want %+v", plan.Changes, want)
@@ -95,10 +95,23 @@ func TestPlanChanges(t *testing.T) {
 		{"same", goodDefs, nil},
 		{"ttl changed", strings.Replace(goodDefs, "ttl: 2d", "ttl: 36h", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange,
 			Fields: []FieldChange{{Field: "ttl", Old: "2d", New: "36h"}}}}},
-		{"feature added", strings.Replace(goodDefs, "  - {name: embedding", "  - {name: trips, type: int64}\n  - {name: embedding", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange,
-			Fields: []FieldChange{{Field: "features.trips.type", New: "int64"}}}}},
-		{"feature removed", strings.Replace(goodDefs, "  - {name: embedding, type: list<float32>}\n", "", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange, Destructive: true,
-			Fields: []FieldChange{{Field: "features.embedding.type", Old: "list<float32>", Destructive: true}}}}},
+		{"feature added", strings.Replace(goodDefs, "  - {name: embedding", "  - {name: trips, type: int64}\n  - {name: embedding", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange, Note: noteOnlineRecords,
+			Fields: []FieldChange{
+				{Field: "features", Old: "conv_rate, acc_rate, embedding", New: "conv_rate, acc_rate, trips, embedding"},
+				{Field: "features.trips.type", New: "int64"}}}}},
+		{"feature added, offline only", strings.Replace(strings.Replace(goodDefs, "  - {name: embedding", "  - {name: trips, type: int64}\n  - {name: embedding", 1), "ttl: 2d", "ttl: 2d\nonline: false", 1),
+			[]Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange,
+				Fields: []FieldChange{
+					{Field: "features", Old: "conv_rate, acc_rate, embedding", New: "conv_rate, acc_rate, trips, embedding"},
+					{Field: "features.trips.type", New: "int64"},
+					{Field: "online", Old: "true", New: "false"}}}}},
+		{"feature removed", strings.Replace(goodDefs, "  - {name: embedding, type: list<float32>}\n", "", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange, Destructive: true, Note: noteOnlineRecords,
+			Fields: []FieldChange{
+				{Field: "features", Old: "conv_rate, acc_rate, embedding", New: "conv_rate, acc_rate"},
+				{Field: "features.embedding.type", Old: "list<float32>", Destructive: true}}}}},
+		{"features reordered", strings.Replace(goodDefs, "  - {name: conv_rate, type: float64}\n  - {name: acc_rate, type: float32}", "  - {name: acc_rate, type: float32}\n  - {name: conv_rate, type: float64}", 1),
+			[]Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange, Note: noteOnlineRecords,
+				Fields: []FieldChange{{Field: "features", Old: "conv_rate, acc_rate, embedding", New: "acc_rate, conv_rate, embedding"}}}}},
 		{"tag changed", strings.Replace(goodDefs, "team: pricing", "team: ranking", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange,
 			Fields: []FieldChange{{Field: "tags.team", Old: "pricing", New: "ranking"}}}}},
 		{"service removed", goodDefs[:strings.Index(goodDefs, "---\nkind: FeatureService")], []Change{{Kind: "feature service", Name: "ranking", Op: OpRemove, Destructive: true}}},
@@ -135,6 +148,7 @@ func TestPlanText(t *testing.T) {
 
   ~ feature view driver_stats  (destructive)
       features.acc_rate.type: float32 -> float64  (destructive)
+      note: the view's online values read as not found until it is materialized again (its features changed: names, types or order)
 
 0 to add, 1 to change, 0 to remove. 1 destructive change(s) need --yes.
 `
@@ -251,7 +265,7 @@ func equalChanges(a, b []Change) bool {
 	}
 	for i := range a {
 		x, y := a[i], b[i]
-		if x.Kind != y.Kind || x.Name != y.Name || x.Op != y.Op || x.Destructive != y.Destructive || len(x.Fields) != len(y.Fields) {
+		if x.Kind != y.Kind || x.Name != y.Name || x.Op != y.Op || x.Destructive != y.Destructive || x.Note != y.Note || len(x.Fields) != len(y.Fields) {
 			return false
 		}
 		for j := range x.Fields {

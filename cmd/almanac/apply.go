@@ -43,7 +43,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 difference with the stored registry, object by object and field by field:
 + added, ~ changed, - removed. Destructive changes (removing an object,
 changing a feature's type or a view's entities) are marked; apply needs --yes
-for them. Nothing is written.
+for them. A change to the features of an online view (names, types or order)
+carries a note: the view's online values read as not found until it is
+materialized again. Nothing is written.
 
 Every problem in the definitions is listed at once with its file and line.`,
 		Example: `  almanac plan
