@@ -40,6 +40,9 @@ type File struct {
 	Rows int64  `json:"rows"`
 	// Newest is the greatest event time in the file.
 	Newest time.Time `json:"newest"`
+	// Columns identifies the file's column names and types; files with the
+	// same Columns can be merged. Empty in files written before it existed.
+	Columns string `json:"columns,omitempty"`
 }
 
 // Interval is a range of event times [Start, End).

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/almanac-fs/almanac/internal/duck"
@@ -19,8 +22,9 @@ import (
 
 // Store is the offline store in one directory:
 //
-//	views/<view>/date=YYYY-MM-DD/part-<version>.parquet   feature history, Hive-partitioned
-//	views/<view>/_snapshots/<version>.json                 committed states
+//	views/<view>/date=YYYY-MM-DD/part-<version>.parquet     feature history, Hive-partitioned
+//	views/<view>/date=YYYY-MM-DD/part-<version>-<k>.parquet small files merged by an append
+//	views/<view>/_snapshots/<version>.json                   committed states
 //
 // A write stages new files, moves them into their partitions and then
 // commits by writing the next snapshot atomically; readers only read the
@@ -31,6 +35,11 @@ type Store struct {
 	dir    string
 	now    func() time.Time
 	retain time.Duration
+
+	mu sync.Mutex
+	// collected is when each view directory's unused files were last
+	// removed: at most every retain/10, since it reads every snapshot kept.
+	collected map[string]time.Time
 
 	// failBeforeCommit, when set by tests, is called after the new files are
 	// in place and before the snapshot is written.
@@ -54,7 +63,7 @@ var (
 
 // Open returns the store in dir. Nothing is created until a write.
 func Open(dir string, opts Options) *Store {
-	s := &Store{dir: dir, now: opts.Now, retain: opts.Retain}
+	s := &Store{dir: dir, now: opts.Now, retain: opts.Retain, collected: make(map[string]time.Time)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -175,8 +184,23 @@ type writer struct {
 	staging string
 	staged  []File
 	touched map[string]bool
+	// dropped are the current files merged into staged ones.
+	dropped map[string]bool
 	rows    int64
 }
+
+// Pushed rows arrive in many small appends, each of which would add a file
+// to its partitions. An append therefore merges a partition's small files
+// (under smallFileRows rows, with the same columns) once mergeFanIn of them
+// are of one size tier (tiers grow eightfold): a partition keeps at most
+// mergeFanIn-1 small files a tier, and a row is rewritten once a tier.
+const (
+	mergeFanIn    = 8
+	smallFileRows = 1 << 20
+)
+
+// sizeTier is the size tier of a file of n rows: ⌊log8 n⌋, roughly.
+func sizeTier(n int64) int { return bits.Len64(uint64(n)) / 3 }
 
 // stage writes the new file of every touched partition into the staging
 // directory: the batch's rows of that date plus the rows the current files
@@ -188,6 +212,7 @@ func (w *writer) stage(ctx context.Context) error {
 		return err
 	}
 	w.touched = make(map[string]bool)
+	w.dropped = make(map[string]bool)
 	for d := range dates {
 		w.touched[d] = true
 	}
@@ -208,9 +233,12 @@ func (w *writer) stage(ctx context.Context) error {
 		return fmt.Errorf("describe rows: %w", err)
 	}
 	casts := make([]string, len(cols))
+	h := fnv.New64a()
 	for i, c := range cols {
 		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(c.Name), c.DBType)
+		fmt.Fprintf(h, "%s %s\x00", c.Name, c.DBType)
 	}
+	columns := fmt.Sprintf("%016x", h.Sum64())
 	order := make([]string, 0, len(b.SortBy)+2)
 	for _, c := range append(slices.Clone(b.SortBy), b.TimestampColumn, b.CreatedColumn) {
 		if c != "" {
@@ -260,13 +288,81 @@ func (w *writer) stage(ctx context.Context) error {
 				return fmt.Errorf("read back partition %s: %w", date, err)
 			}
 		}
-		w.staged = append(w.staged, File{Path: rel, Date: date, Rows: n, Newest: newest.UTC()})
+		w.staged = append(w.staged, File{Path: rel, Date: date, Rows: n, Newest: newest.UTC(), Columns: columns})
 		w.rows += n
+		if b.Append {
+			if err := w.merge(ctx, date, order); err != nil {
+				return fmt.Errorf("merge small files of partition %s: %w", date, err)
+			}
+		}
 		if b.Progress != nil {
 			b.Progress(w.rows)
 		}
 	}
 	return nil
+}
+
+// merge merges the small files of date, the one just staged and the current
+// ones, while mergeFanIn of them are of one size tier. The merged files are
+// staged; the current ones merged are dropped from the next snapshot.
+func (w *writer) merge(ctx context.Context, date string, order []string) error {
+	type small struct {
+		path string // absolute
+		file File
+	}
+	staged := w.staged[len(w.staged)-1]
+	smalls := []small{{filepath.Join(w.staging, staged.Path), staged}}
+	for _, f := range w.cur.Files {
+		if f.Date == date && f.Columns == staged.Columns && f.Rows < smallFileRows && !w.dropped[f.Path] {
+			smalls = append(smalls, small{filepath.Join(w.cur.dir, f.Path), f})
+		}
+	}
+	for k := 1; ; k++ {
+		byTier := make(map[int][]small)
+		for _, s := range smalls {
+			byTier[sizeTier(s.file.Rows)] = append(byTier[sizeTier(s.file.Rows)], s)
+		}
+		tier := -1
+		for t, group := range byTier {
+			if len(group) >= mergeFanIn && (tier < 0 || t < tier) {
+				tier = t
+			}
+		}
+		if tier < 0 {
+			return nil
+		}
+		group := byTier[tier]
+		paths := make([]string, len(group))
+		merged := File{Path: filepath.Join("date="+date, fmt.Sprintf("part-%010d-%d.parquet", w.next.Version, k)), Date: date, Columns: staged.Columns}
+		for i, s := range group {
+			paths[i] = s.path
+			if s.file.Newest.After(merged.Newest) {
+				merged.Newest = s.file.Newest
+			}
+		}
+		path := filepath.Join(w.staging, merged.Path)
+		res, err := w.b.Conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM read_parquet(%s, hive_partitioning = false) ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd)",
+			duck.QuoteList(paths), strings.Join(order, ", "), duck.Quote(path)))
+		if err != nil {
+			return err
+		}
+		if merged.Rows, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		smalls = slices.DeleteFunc(smalls, func(s small) bool { return sizeTier(s.file.Rows) == tier })
+		smalls = append(smalls, small{path, merged})
+		for _, s := range group {
+			if strings.HasPrefix(s.path, w.staging) {
+				w.staged = slices.DeleteFunc(w.staged, func(f File) bool { return f.Path == s.file.Path })
+				if err := os.Remove(s.path); err != nil {
+					return err
+				}
+			} else {
+				w.dropped[s.file.Path] = true
+			}
+		}
+		w.staged = append(w.staged, merged)
+	}
 }
 
 // batchDates returns the UTC dates of the batch's rows with the newest
@@ -313,7 +409,7 @@ func (w *writer) publish() error {
 		}
 	}
 	for _, f := range w.cur.Files {
-		if w.b.Append || !w.touched[f.Date] {
+		if (w.b.Append || !w.touched[f.Date]) && !w.dropped[f.Path] {
 			w.next.Files = append(w.next.Files, f)
 		}
 	}
@@ -341,9 +437,21 @@ func (w *writer) publish() error {
 // current one) and data files that no remaining snapshot names and that are
 // older than the retention period: files replaced by a write, or left by a
 // write that died before its commit. Failures are ignored: the files are
-// tried again after the next write.
+// tried again after a later write. It does its work at most once every
+// tenth of the retention period per view, since it reads every snapshot
+// kept.
 func (s *Store) collect(dir string, cur *Snapshot) {
-	cutoff := s.now().Add(-s.retain)
+	now := s.now()
+	s.mu.Lock()
+	due := now.Sub(s.collected[dir]) >= s.retain/10
+	if due {
+		s.collected[dir] = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	cutoff := now.Add(-s.retain)
 	live := make(map[string]bool)
 	for _, f := range cur.Files {
 		live[f.Path] = true

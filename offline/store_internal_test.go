@@ -591,3 +591,69 @@ func TestAppendWithIDStoresRowsOnce(t *testing.T) {
 		})
 	}
 }
+
+// Many small appends to a partition are merged as they come: the partition
+// keeps fewer than mergeFanIn small files of each size tier, every appended
+// row once, the materialized file of another day untouched, and no file
+// that no snapshot names. An append whose merge fails before its commit
+// leaves the previous snapshot and its files.
+func TestAppendsMergeSmallFiles(t *testing.T) {
+	ts := newTestStore(t)
+	day1, day2 := at("2024-05-01T00:00:00Z"), at("2024-05-02T00:00:00Z")
+	want := every6h(day1, day2, 1, "")
+	snap, err := ts.write(day1, day2, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	materialized := snap.Files[0]
+	const appends = 70 // 64 merge into one file, 6 stay
+	for i := range appends {
+		row := []histRow{{Key: int64(i % 3), TS: day2.Add(time.Duration(i) * time.Minute), V: float64(i)}}
+		if snap, err = ts.writeBatch(Batch{Start: row[0].TS, End: row[0].TS.Add(time.Millisecond), Append: true}, row); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, row...)
+		tiers := map[int]int{}
+		for _, f := range snap.Files {
+			if f.Date == "2024-05-02" {
+				tiers[sizeTier(f.Rows)]++
+			}
+		}
+		for tier, n := range tiers {
+			if n >= mergeFanIn {
+				t.Fatalf("after %d appends, partition 2024-05-02 holds %d files of tier %d: %+v", i+1, n, tier, snap.Files)
+			}
+		}
+	}
+	if d := diffRows(ts.read(snap), want); d != "" {
+		t.Error(d)
+	}
+	if !slices.Contains(snap.Files, materialized) {
+		t.Errorf("the materialized file %+v of 2024-05-01 is gone: %+v", materialized, snap.Files)
+	}
+	if got := len(snap.Files); got != 1+1+6 {
+		t.Errorf("%d files after %d one-row appends, want 8: the materialized one, one of 64 rows, 6 of one row: %+v", got, appends, snap.Files)
+	}
+	if o := ts.orphans(snap); len(o) > 0 {
+		t.Errorf("files left that no snapshot names: %q", o)
+	}
+
+	// Two more appends make the tier of one-row files full: the merge is
+	// staged, and dies before the commit.
+	row := []histRow{{Key: 9, TS: day2.Add(23 * time.Hour), V: 9}}
+	if _, err := ts.writeBatch(Batch{Start: row[0].TS, End: row[0].TS.Add(time.Millisecond), Append: true}, row); err != nil {
+		t.Fatal(err)
+	}
+	ts.store.failBeforeCommit = func() error { return errInjected }
+	if _, err := ts.writeBatch(Batch{Start: row[0].TS, End: row[0].TS.Add(time.Millisecond), Append: true}, row); !errors.Is(err, errInjected) {
+		t.Fatalf("append with a failing commit: %v, want the injected error", err)
+	}
+	ts.store.failBeforeCommit = nil
+	cur, err := ts.store.Snapshot(testView)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffRows(ts.read(cur), append(want, row...)); d != "" {
+		t.Errorf("after a failed merging append: %s", d)
+	}
+}
