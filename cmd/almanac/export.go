@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,41 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/almanac-fs/almanac/drift"
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/output"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/registry"
+	"github.com/almanac-fs/almanac/sdk/repo"
 )
-
-// featureRefs resolves --service or --features into feature references.
-func featureRefs(defs *registry.Definitions, service, features string) ([]registry.FeatureRef, error) {
-	switch {
-	case service != "" && features != "":
-		return nil, usagef("give --service or --features, not both")
-	case service != "":
-		s := defs.Service(service)
-		if s == nil {
-			names := make([]string, len(defs.Services))
-			for i, s := range defs.Services {
-				names[i] = s.Name
-			}
-			return nil, fmt.Errorf("feature service %q not found; services: %s", service, strings.Join(names, ", "))
-		}
-		return s.Features, nil
-	case features != "":
-		var refs []registry.FeatureRef
-		for _, s := range strings.Split(features, ",") {
-			ref, err := registry.ParseFeatureRef(strings.TrimSpace(s))
-			if err != nil {
-				return nil, usageError{err}
-			}
-			refs = append(refs, ref)
-		}
-		return refs, nil
-	}
-	return nil, usagef("give --service NAME or --features view:feature,...")
-}
 
 func newExportCmd(g *globals) *cobra.Command {
 	var (
@@ -81,48 +53,32 @@ profile of its features that "almanac drift" compares served data with.`,
 			if entities == "" || out == "" {
 				return usagef("--entities and --out are required")
 			}
-			cfg, defs, err := applied(g)
+			switch {
+			case service != "" && features != "":
+				return usagef("give --service or --features, not both")
+			case service == "" && features == "":
+				return usagef("give --service NAME or --features view:feature,...")
+			}
+			var refs []string
+			if features != "" {
+				for _, f := range strings.Split(features, ",") {
+					refs = append(refs, strings.TrimSpace(f))
+				}
+			}
+			r, err := repo.Open(g.repoDir())
 			if err != nil {
 				return err
 			}
-			refs, err := featureRefs(defs, service, features)
-			if err != nil {
-				return err
-			}
-			if dataset != "" && defs.Dataset(dataset) != nil && !overwrite {
+			defer r.Close()
+			began := time.Now()
+			outPath := absPath(out)
+			res, err := r.Export(cmd.Context(), repo.TrainingSet{FeatureService: service, Features: refs, EntityFile: entities,
+				TimestampColumn: tsCol, FullNames: fullNames, Dataset: dataset, Overwrite: overwrite}, outPath)
+			if errors.Is(err, registry.ErrExists) {
 				return fmt.Errorf("dataset %q exists; choose another name or pass --overwrite", dataset)
 			}
-			db, err := duck.Open(duck.Options{})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			began := time.Now()
-			entityPath, outPath := absPath(entities), absPath(out)
-			res, err := offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{}).Export(cmd.Context(), db, offline.ExportRequest{
-				Defs: defs, Refs: refs, EntityPath: entityPath, TimestampColumn: tsCol, OutPath: outPath, FullNames: fullNames,
-			})
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
-			}
-			if dataset != "" {
-				store := offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{})
-				rel, err := drift.FileRelation(outPath)
-				if err != nil {
-					return err
-				}
-				profile, err := drift.Compute(cmd.Context(), db, rel, drift.DatasetColumns(defs, res.Features, res.Columns), "dataset "+dataset)
-				if err != nil {
-					return fmt.Errorf("the training set is in %s, but: %w", out, err)
-				}
-				if err := profile.Save(drift.ProfilePath(store, dataset)); err != nil {
-					return fmt.Errorf("the training set is in %s, but: %w", out, err)
-				}
-				ds := &registry.Dataset{Name: dataset, FeatureService: service, Features: res.Features, EntityPath: entityPath,
-					OutputPath: outPath, RowCount: res.Rows, Start: res.Start, End: res.End, CreatedAt: time.Now().UTC()}
-				if _, err := registry.RecordDataset(cmd.Context(), openStore(cfg), ds, overwrite); err != nil {
-					return fmt.Errorf("the training set is in %s, but: %w", out, err)
-				}
 			}
 			w := cmd.OutOrStdout()
 			if f == output.JSON {
@@ -137,7 +93,7 @@ profile of its features that "almanac drift" compares served data with.`,
 				fmt.Fprintf(w, "Recorded dataset %q.\n", dataset)
 			}
 			if head > 0 {
-				return printHead(cmd, db, outPath, head)
+				return printHead(cmd, outPath, head)
 			}
 			return nil
 		},
@@ -164,7 +120,12 @@ func absPath(p string) string {
 }
 
 // printHead prints the first n rows of a Parquet file as a table.
-func printHead(cmd *cobra.Command, db *duck.DB, path string, n int) error {
+func printHead(cmd *cobra.Command, path string, n int) error {
+	db, err := duck.Open(duck.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	rows, err := db.QueryContext(cmd.Context(), fmt.Sprintf("SELECT * FROM read_parquet(%s) LIMIT %d", duck.Quote(path), n))
 	if err != nil {
 		return err

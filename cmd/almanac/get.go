@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/internal/output"
 	"github.com/almanac-fs/almanac/internal/values"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -182,7 +183,7 @@ func dialServer(cfg *registry.Config, rem remote) (*sdk.Client, error) {
 // getLocal answers the lookup in-process, with the server's own logic, from
 // the configured online store.
 func getLocal(ctx context.Context, cfg *registry.Config, q sdk.Query) (*almanacv1.GetOnlineFeaturesResponse, error) {
-	store, err := openOnline(cfg)
+	store, err := onlinestore.Open(cfg)
 	if err != nil {
 		return nil, err
 	}

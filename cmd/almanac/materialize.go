@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,44 +9,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/almanac-fs/almanac/internal/alert"
-	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/output"
 	"github.com/almanac-fs/almanac/internal/progress"
 	"github.com/almanac-fs/almanac/offline"
-	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/pipelines"
 	"github.com/almanac-fs/almanac/registry"
+	"github.com/almanac-fs/almanac/sdk/repo"
 )
 
-// newMaterializer wires a materializer for the applied registry of the
-// repository. The caller must call the returned close function.
-func newMaterializer(g *globals, w io.Writer, offlineOnly bool) (*pipelines.Materializer, func() error, error) {
-	cfg, defs, err := applied(g)
-	if err != nil {
-		return nil, nil, err
-	}
-	var store online.Store
-	if !offlineOnly {
-		if store, err = openOnline(cfg); err != nil {
-			return nil, nil, err
-		}
-	}
-	db, err := duck.Open(duck.Options{})
-	if err != nil {
-		if store != nil {
-			store.Close()
-		}
-		return nil, nil, err
-	}
-	m := &pipelines.Materializer{
-		Config:  cfg,
-		Defs:    defs,
-		Offline: offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{}),
-		DB:      db,
-		Online:  store,
-	}
+// progressBars shows the progress of each view's run on w.
+func progressBars(w io.Writer) func(pipelines.Progress) {
 	bars := map[string]*progress.Bar{}
-	m.Progress = func(p pipelines.Progress) {
+	return func(p pipelines.Progress) {
 		bar, ok := bars[p.View]
 		if !ok {
 			bar = progress.New(w, p.View, "rows")
@@ -56,8 +29,6 @@ func newMaterializer(g *globals, w io.Writer, offlineOnly bool) (*pipelines.Mate
 		switch p.Phase {
 		case pipelines.PhaseComputing:
 			bar.Status("computing rows...")
-		case pipelines.PhaseOnline:
-			bar.Set(p.Rows, p.Total)
 		case pipelines.PhaseDone:
 			bar.Set(p.Rows, p.Total)
 			bar.Finish()
@@ -65,14 +36,6 @@ func newMaterializer(g *globals, w io.Writer, offlineOnly bool) (*pipelines.Mate
 			bar.Set(p.Rows, p.Total)
 		}
 	}
-	closeAll := func() error {
-		err := db.Close()
-		if store != nil {
-			err = errors.Join(err, store.Close())
-		}
-		return err
-	}
-	return m, closeAll, nil
 }
 
 // materializeFlags are the flags both materialize commands take.
@@ -137,8 +100,8 @@ Definitions are taken from the applied registry: run "almanac apply" first.`,
 			if !start.Before(end) {
 				return usagef("START %s must be before END %s", a[0], a[1])
 			}
-			return materialize(g, cmd, f, fl, a[2:], func(m *pipelines.Materializer, views []*registry.FeatureView) ([]pipelines.Result, error) {
-				return m.Run(cmd.Context(), views, start, end)
+			return materialize(g, cmd, f, fl, a[2:], func(r *repo.Repo, opts repo.MaterializeOptions) ([]pipelines.Result, error) {
+				return r.Materialize(cmd.Context(), start, end, opts)
 			})
 		},
 	}
@@ -166,8 +129,8 @@ already up to date are skipped.`,
 			if err != nil {
 				return err
 			}
-			return materialize(g, cmd, f, fl, a[1:], func(m *pipelines.Materializer, views []*registry.FeatureView) ([]pipelines.Result, error) {
-				return m.RunIncremental(cmd.Context(), views, end)
+			return materialize(g, cmd, f, fl, a[1:], func(r *repo.Repo, opts repo.MaterializeOptions) ([]pipelines.Result, error) {
+				return r.MaterializeIncremental(cmd.Context(), end, opts)
 			})
 		},
 	}
@@ -176,21 +139,19 @@ already up to date are skipped.`,
 }
 
 func materialize(g *globals, cmd *cobra.Command, f output.Format, fl materializeFlags, names []string,
-	run func(*pipelines.Materializer, []*registry.FeatureView) ([]pipelines.Result, error)) error {
-	m, closeDB, err := newMaterializer(g, cmd.ErrOrStderr(), fl.offlineOnly)
+	run func(*repo.Repo, repo.MaterializeOptions) ([]pipelines.Result, error)) error {
+	r, err := repo.Open(g.repoDir())
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	m.Strict = fl.strict
-	views, err := pipelines.Views(m.Defs, names)
-	if err != nil {
+	defer r.Close()
+	if _, err := pipelines.Views(r.Definitions(), names); err != nil {
 		return usageError{err}
 	}
-	results, runErr := run(m, views)
+	results, runErr := run(r, repo.MaterializeOptions{Views: names, OfflineOnly: fl.offlineOnly, Strict: fl.strict, Progress: progressBars(cmd.ErrOrStderr())})
 	out := cmd.OutOrStdout()
 	if f == output.JSON {
-		if err := reportViolations(cmd, m.Config.Project, results, fl.alertWebhook); err != nil {
+		if err := reportViolations(cmd, r.Config().Project, results, fl.alertWebhook); err != nil {
 			return err
 		}
 		if runErr != nil {
@@ -216,7 +177,7 @@ func materialize(g *globals, cmd *cobra.Command, f output.Format, fl materialize
 			return err
 		}
 	}
-	if err := reportViolations(cmd, m.Config.Project, results, fl.alertWebhook); err != nil {
+	if err := reportViolations(cmd, r.Config().Project, results, fl.alertWebhook); err != nil {
 		return err
 	}
 	if runErr != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/almanac-fs/almanac/internal/duck"
+	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/pipelines"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -55,7 +56,7 @@ By default the rows go through the feature server (serving.grpc_addr, or
 			}
 			var written int64
 			if rem.local {
-				store, err := openOnline(cfg)
+				store, err := onlinestore.Open(cfg)
 				if err != nil {
 					return err
 				}

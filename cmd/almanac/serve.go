@@ -22,6 +22,7 @@ import (
 
 	"github.com/almanac-fs/almanac/drift"
 	"github.com/almanac-fs/almanac/internal/duck"
+	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/pipelines"
 	"github.com/almanac-fs/almanac/registry"
@@ -86,7 +87,7 @@ Ctrl-C stops taking requests and drains those in flight.`,
 
 // serve runs the feature server until ctx is done.
 func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bool) error {
-	store, err := openOnline(cfg)
+	store, err := onlinestore.Open(cfg)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,5 @@
-package main
+// Package onlinestore opens the online store a repository's settings name.
+package onlinestore
 
 import (
 	"fmt"
@@ -10,8 +11,8 @@ import (
 	"github.com/almanac-fs/almanac/registry"
 )
 
-// openOnline opens the online store the repository's settings name.
-func openOnline(cfg *registry.Config) (online.Store, error) {
+// Open opens the online store the repository's settings name.
+func Open(cfg *registry.Config) (online.Store, error) {
 	oc := cfg.OnlineStore
 	switch oc.Type {
 	case registry.OnlineLocal:
