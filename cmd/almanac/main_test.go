@@ -16,6 +16,7 @@ import (
 
 	"github.com/almanac-fs/almanac/internal/alert"
 	"github.com/almanac-fs/almanac/internal/duck"
+	"github.com/almanac-fs/almanac/offline"
 )
 
 // almanac runs the CLI in-process and returns its exit code and output.
@@ -307,6 +308,39 @@ func TestGetAndPushLocal(t *testing.T) {
 	code, _, errOut := almanac(t, "--repo", dir, "push", "--local", "--source", "trips", "--file", file)
 	if code != exitError || !strings.Contains(errOut, "not a push source") {
 		t.Fatalf("push to a file source: exit %d, %q", code, errOut)
+	}
+
+	// A file of 20 rows goes in batches of 7; pushing it again stores
+	// nothing twice.
+	var many strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&many, `{"driver_id": %d, "event_ts": %q, "lat": %d, "lon": 0, "status": "available"}`+"\n", 2000+i, now, i)
+	}
+	if err := os.WriteFile(file, []byte(many.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	history := func() int64 {
+		t.Helper()
+		snap, err := offline.Open(filepath.Join(dir, ".almanac", "offline"), offline.Options{}).Snapshot("driver_location")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap.Rows()
+	}
+	before := history()
+	for range 2 {
+		var res struct{ Rows, Written, Batches int }
+		out := mustRun(t, "--repo", dir, "push", "--local", "--source", "driver_location", "--file", file, "--batch-rows", "7", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &res); err != nil || res.Rows != 20 || res.Written != 20 || res.Batches != 3 {
+			t.Fatalf("push -o json: %+v, %v, want 20 rows written in 3 batches\n%s", res, err, out)
+		}
+		if got := history() - before; got != 20 {
+			t.Errorf("offline history gained %d rows, want 20", got)
+		}
+	}
+	rows = get("--features", "driver_location:lat", "--entity", "driver_id=2019")
+	if rows[0]["lat"].Value != 19.0 {
+		t.Errorf("lat of driver 2019 after the batched push: %+v, want 19", rows[0])
 	}
 }
 
