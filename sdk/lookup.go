@@ -139,7 +139,8 @@ func ValueOf(v any) (*almanacv1.Value, error) {
 // Push sends rows to a push source: column name to one value per row, the
 // event-time column as time.Time. It returns the rows stored. Like a lookup,
 // it is retried on UNAVAILABLE; the server stores the rows of a retried push
-// once.
+// once. A push is one request, which the server takes up to 4 MiB (gRPC's
+// default): send many rows in batches, as almanac push does.
 func (c *Client) Push(ctx context.Context, source string, columns map[string][]any) (int64, error) {
 	cols, err := columnsOf("column", columns)
 	if err != nil {
