@@ -69,6 +69,7 @@ proto: ## regenerate proto/**/*.pb.go from the .proto files
 
 bench: ## run the benchmarks of BENCHMARKS.md (BENCHFLAGS=-quick for a smoke run)
 	go test -run=NONE -bench=. -benchtime=10x ./online/... ./drift/
+	go test -run=NONE -bench=BenchmarkAppend -benchtime=1000x ./offline/
 	go run ./bench/offline $(BENCHFLAGS)
 	go run ./bench/materialize $(BENCHFLAGS)
 	go run ./bench/serving $(BENCHFLAGS)

@@ -40,7 +40,7 @@ func at(s string) time.Time {
 // testStore is a store in a temporary directory and a DuckDB connection to
 // stage batches on.
 type testStore struct {
-	t     *testing.T
+	t     testing.TB
 	store *Store
 	db    *duck.DB
 	conn  *sql.Conn
@@ -48,7 +48,7 @@ type testStore struct {
 	dateColumn bool
 }
 
-func newTestStore(t *testing.T) *testStore {
+func newTestStore(t testing.TB) *testStore {
 	t.Helper()
 	db, err := duck.Open(duck.Options{})
 	if err != nil {
@@ -656,4 +656,50 @@ func TestAppendsMergeSmallFiles(t *testing.T) {
 	if d := diffRows(ts.read(cur), append(want, row...)); d != "" {
 		t.Errorf("after a failed merging append: %s", d)
 	}
+}
+
+// BenchmarkAppend reports what one append of a one-row batch costs (as
+// pushes make them) in a view that takes b.N of them, next to a baseline
+// that stages the same row and copies it to a new Parquet file of its own;
+// and how many files the view holds at the end. The store keeps replaced
+// files and snapshots for the default 10 minutes. Run it with
+// -benchtime=1000x: the cost of an append must not grow with the appends
+// before it.
+func BenchmarkAppend(b *testing.B) {
+	ts := newTestStore(b)
+	ts.store = Open(b.TempDir(), Options{}) // replaced files kept 10 minutes, as by default
+	day := at("2024-05-01T00:00:00Z")
+	row := func(i int) []histRow {
+		return []histRow{{Key: int64(i % 50), TS: day.Add(time.Duration(i) * time.Second), V: float64(i)}}
+	}
+	n := 0
+	var snap *Snapshot
+	for b.Loop() {
+		r := row(n)
+		var err error
+		if snap, err = ts.writeBatch(Batch{Start: r[0].TS, End: r[0].TS.Add(time.Millisecond), Append: true, ID: fmt.Sprint(n)}, r); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	almanac := b.Elapsed() / time.Duration(n)
+
+	dir := b.TempDir()
+	began := time.Now()
+	for i := range n {
+		r := row(i)
+		q := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE batch AS SELECT %d AS driver_id, %s AS event_ts, %g AS v", r[0].Key, timeLiteral(r[0].TS), r[0].V)
+		if _, err := ts.conn.ExecContext(b.Context(), q); err != nil {
+			b.Fatal(err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%d.parquet", i))
+		if _, err := ts.conn.ExecContext(b.Context(), fmt.Sprintf("COPY batch TO %s (FORMAT parquet, COMPRESSION zstd)", duck.Quote(path))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	baseline := time.Since(began) / time.Duration(n)
+	b.ReportMetric(float64(almanac.Microseconds())/1000, "ms/append")
+	b.ReportMetric(float64(baseline.Microseconds())/1000, "baseline-ms")
+	b.ReportMetric(float64(almanac)/float64(baseline), "x-baseline")
+	b.ReportMetric(float64(len(snap.Files)), "files")
 }
