@@ -90,6 +90,9 @@ func Views(defs *registry.Definitions, names []string) ([]*registry.FeatureView,
 			for i, v := range defs.Views {
 				all[i] = v.Name
 			}
+			if hint := registry.DidYouMean(n, all); hint != "" {
+				return nil, fmt.Errorf("feature view %q not found%s", n, hint)
+			}
 			return nil, fmt.Errorf("feature view %q not found; views: %s", n, strings.Join(all, ", "))
 		}
 		out = append(out, v)

@@ -87,8 +87,8 @@ func TestMaterializeWritesBothStores(t *testing.T) {
 	if _, err := r.Materialize(t.Context(), now, now, repo.MaterializeOptions{}); err == nil {
 		t.Error("Materialize of an empty range succeeded")
 	}
-	if _, err := r.Materialize(t.Context(), now.Add(-time.Hour), now, repo.MaterializeOptions{Views: []string{"driver_stat"}}); err == nil || !strings.Contains(err.Error(), "driver_stats") {
-		t.Errorf("Materialize of a misspelt view: %v, want an error listing driver_stats", err)
+	if _, err := r.Materialize(t.Context(), now.Add(-time.Hour), now, repo.MaterializeOptions{Views: []string{"driver_stat"}}); err == nil || !strings.Contains(err.Error(), `did you mean "driver_stats"`) {
+		t.Errorf("Materialize of a misspelt view: %v, want an error suggesting driver_stats", err)
 	}
 }
 
