@@ -27,6 +27,9 @@ type ExportRequest struct {
 	// EntityPath is a Parquet or CSV file of entity rows: join keys, the
 	// event time and any other columns (labels), which pass through.
 	EntityPath string
+	// EntityName is how messages name the entity rows; empty means
+	// EntityPath.
+	EntityName string
 	// TimestampColumn names the entity rows' event time; empty means
 	// DefaultTimestampColumn. Times without a zone are UTC.
 	TimestampColumn string
@@ -121,7 +124,11 @@ func (s *Store) Export(ctx context.Context, db *duck.DB, req ExportRequest) (*Ex
 		return nil, err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS almanac_entities")
-	if err := checkEntities(entityCols, tsCol, sels, req.EntityPath); err != nil {
+	name := req.EntityName
+	if name == "" {
+		name = req.EntityPath
+	}
+	if err := checkEntities(entityCols, tsCol, sels, name); err != nil {
 		return nil, err
 	}
 	res := &ExportResult{}
@@ -222,7 +229,7 @@ func entityCol(i int) string { return fmt.Sprintf("almanac_c%d", i) }
 
 // checkEntities checks that the entity rows hold the event time and every
 // join key the selected views need, with usable types.
-func checkEntities(cols []registry.Column, tsCol string, sels []*selection, path string) error {
+func checkEntities(cols []registry.Column, tsCol string, sels []*selection, name string) error {
 	byName := map[string]registry.Column{}
 	var names []string
 	for _, c := range cols {
@@ -254,7 +261,7 @@ func checkEntities(cols []registry.Column, tsCol string, sels []*selection, path
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("entity rows %s: %s", path, strings.Join(problems, "; "))
+		return fmt.Errorf("entity rows %s: %s", name, strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -203,8 +203,12 @@ func (r *Repo) Export(ctx context.Context, ts TrainingSet, out string) (*offline
 		return nil, err
 	}
 	defer cleanup()
+	var name string
+	if ts.EntityFile == "" {
+		name = "of the Entities table"
+	}
 	res, err := r.offline.Export(ctx, r.db, offline.ExportRequest{
-		Defs: r.defs, Refs: refs, EntityPath: entities, TimestampColumn: ts.TimestampColumn, OutPath: out, FullNames: ts.FullNames,
+		Defs: r.defs, Refs: refs, EntityPath: entities, EntityName: name, TimestampColumn: ts.TimestampColumn, OutPath: out, FullNames: ts.FullNames,
 	})
 	if err != nil || ts.Dataset == "" {
 		return res, err

@@ -182,6 +182,7 @@ func TestTrainingSetMistakes(t *testing.T) {
 		{"unknown feature", repo.TrainingSet{Features: []string{"driver_stats:conv"}, Entities: entities}, `no feature "conv"`},
 		{"no entities", repo.TrainingSet{Features: []string{"driver_stats"}}, "set EntityFile or Entities"},
 		{"two kinds of entities", repo.TrainingSet{Features: []string{"driver_stats"}, Entities: entities, EntityFile: "rows.csv"}, "not both"},
+		{"entities without event time", repo.TrainingSet{Features: []string{"driver_stats"}, Entities: entities, TimestampColumn: "ts"}, `entity rows of the Entities table: no event-time column "ts"`},
 		{"read into a dataset", repo.TrainingSet{Features: []string{"driver_stats"}, Entities: entities, Dataset: "x"}, "use Export"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
