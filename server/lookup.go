@@ -110,17 +110,22 @@ type logged struct {
 }
 
 // columns decodes the lookup's records into the plan's log columns: the
-// join keys, then each feature's values (nil for null) and statuses.
+// join keys, then each feature's values (nil for null) and statuses. A
+// record's status is decided once for all its features.
 func (l *logged) columns() []offline.LogColumn {
 	p := l.plan
 	nv := len(p.views)
 	recs := make([]online.Record, len(l.encoded))
+	status := make([]almanacv1.FieldStatus, len(l.encoded))
 	var dec online.Decoder
 	for k, e := range l.encoded {
-		if e != "" {
-			// The lookup transcoded the record, so it decodes.
-			recs[k], _ = dec.Decode(p.views[k%nv].codec, e)
+		status[k] = almanacv1.FieldStatus_NOT_FOUND
+		if e == "" {
+			continue
 		}
+		// The lookup transcoded the record, so it decodes.
+		recs[k], _ = dec.Decode(p.views[k%nv].codec, e)
+		status[k] = online.RecordStatus(recs[k], p.views[k%nv].view.TTL, l.now)
 	}
 	cols := slices.Clone(p.logColumns)
 	for c := range cols {
@@ -129,16 +134,19 @@ func (l *logged) columns() []offline.LogColumn {
 			continue
 		}
 		f := p.features[c-len(l.keys)]
-		ttl := p.views[f.view].view.TTL
 		cols[c].Values = make([]*almanacv1.Value, l.rows)
 		cols[c].Statuses = make([]almanacv1.FieldStatus, l.rows)
 		for i := range l.rows {
-			rec := recs[i*nv+f.view]
-			st := online.Status(rec, f.index, ttl, l.now)
-			cols[c].Statuses[i] = st
+			k := i*nv + f.view
+			st := status[k]
 			if st == almanacv1.FieldStatus_PRESENT {
-				cols[c].Values[i] = rec.Values[f.index]
+				if v := recs[k].Values[f.index]; v.GetVal() != nil {
+					cols[c].Values[i] = v
+				} else {
+					st = almanacv1.FieldStatus_NULL_VALUE
+				}
 			}
+			cols[c].Statuses[i] = st
 		}
 	}
 	return cols
