@@ -93,7 +93,7 @@ func (s *Server) logLookup(r *reply) {
 	if s.opts.FeatureLog == nil || p.service == "" || p.sampleRate <= 0 || rand.Float64() >= p.sampleRate {
 		return
 	}
-	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, rows: r.rows, now: r.now}
+	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, states: r.states, rows: r.rows}
 	if s.opts.FeatureLog.Log(offline.LogEntry{Service: p.service, Time: r.now, Rows: r.rows, Build: l.columns}) {
 		s.metrics.loggedRows.Add(float64(r.rows))
 	}
@@ -103,29 +103,26 @@ func (s *Server) logLookup(r *reply) {
 // change after the lookup.
 type logged struct {
 	plan    *plan
-	keys    [][]*almanacv1.Value // the join key columns, in plan order
-	encoded []string             // per (entity row, plan view), as in reply
+	keys    [][]*almanacv1.Value    // the join key columns, in plan order
+	encoded []string                // per (entity row, plan view), as in reply
+	states  []almanacv1.FieldStatus // the records' statuses, as in reply
 	rows    int
-	now     time.Time
 }
 
 // columns decodes the lookup's records into the plan's log columns: the
-// join keys, then each feature's values (nil for null) and statuses. A
-// record's status is decided once for all its features.
+// join keys, then each feature's values (nil for null) and statuses. The
+// records' statuses are the lookup's; only records whose values it served
+// are decoded.
 func (l *logged) columns() []offline.LogColumn {
 	p := l.plan
 	nv := len(p.views)
 	recs := make([]online.Record, len(l.encoded))
-	status := make([]almanacv1.FieldStatus, len(l.encoded))
 	var dec online.Decoder
 	for k, e := range l.encoded {
-		status[k] = almanacv1.FieldStatus_NOT_FOUND
-		if e == "" {
-			continue
+		if l.states[k] == almanacv1.FieldStatus_PRESENT {
+			// The lookup transcoded the record, so it decodes.
+			recs[k], _ = dec.Decode(p.views[k%nv].codec, e)
 		}
-		// The lookup transcoded the record, so it decodes.
-		recs[k], _ = dec.Decode(p.views[k%nv].codec, e)
-		status[k] = online.RecordStatus(recs[k], p.views[k%nv].view.TTL, l.now)
 	}
 	cols := slices.Clone(p.logColumns)
 	for c := range cols {
@@ -138,7 +135,7 @@ func (l *logged) columns() []offline.LogColumn {
 		cols[c].Statuses = make([]almanacv1.FieldStatus, l.rows)
 		for i := range l.rows {
 			k := i*nv + f.view
-			st := status[k]
+			st := l.states[k]
 			if st == almanacv1.FieldStatus_PRESENT {
 				if v := recs[k].Values[f.index]; v.GetVal() != nil {
 					cols[c].Values[i] = v
