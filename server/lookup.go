@@ -59,8 +59,9 @@ func (s *Server) lookup(ctx context.Context, req *almanacv1.GetOnlineFeaturesReq
 	s.metrics.entities.Observe(float64(n))
 
 	nv := len(p.views)
-	lookups := make([]online.Lookup, n*nv)
-	keys := make([]*almanacv1.Value, 0, n*len(p.keys)*nv)
+	a := newArena()
+	lookups := sized(a.lookups, n*nv)
+	keys := slices.Grow(a.keys[:0], n*len(p.keys)*nv)
 	for i := range n {
 		for j, vi := range p.views {
 			start := len(keys)
@@ -70,13 +71,15 @@ func (s *Server) lookup(ctx context.Context, req *almanacv1.GetOnlineFeaturesReq
 			lookups[i*nv+j] = online.Lookup{View: &vi.view, Key: keys[start:len(keys):len(keys)]}
 		}
 	}
+	a.lookups, a.keys = lookups, keys
 	began := time.Now()
 	encoded, err := online.ReadEncoded(ctx, s.store, lookups)
 	s.metrics.observeStore("read", began, err)
 	if err != nil {
+		a.put()
 		return nil, storeError(ctx, err)
 	}
-	r, err := newReply(p, names, cols, encoded, n, s.now())
+	r, err := newReply(a, p, names, cols, encoded, n, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +96,7 @@ func (s *Server) logLookup(r *reply) {
 	if s.opts.FeatureLog == nil || p.service == "" || p.sampleRate <= 0 || rand.Float64() >= p.sampleRate {
 		return
 	}
-	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, states: r.states, rows: r.rows}
+	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, states: slices.Clone(r.states), rows: r.rows}
 	if s.opts.FeatureLog.Log(offline.LogEntry{Service: p.service, Time: r.now, Rows: r.rows, Build: l.columns}) {
 		s.metrics.loggedRows.Add(float64(r.rows))
 	}
@@ -105,7 +108,7 @@ type logged struct {
 	plan    *plan
 	keys    [][]*almanacv1.Value    // the join key columns, in plan order
 	encoded []string                // per (entity row, plan view), as in reply
-	states  []almanacv1.FieldStatus // the records' statuses, as in reply
+	states  []almanacv1.FieldStatus // the records' statuses, a copy of reply's
 	rows    int
 }
 

@@ -40,39 +40,69 @@ type reply struct {
 	// before ends (ends[first[k]-1] for f = 0, or 0).
 	wire []byte
 	ends []int
-	// buffers, from replyArenas, back wire and ends until release.
+	// buffers, from replyArenas, back the slices above (but encoded) until
+	// release.
 	buffers *arena
 }
 
-// arena is the memory of a reply's transcoded values, kept in replyArenas
-// from one reply to the next, so that a steady load of lookups allocates
-// little.
+// arena is the memory of a lookup and its reply, kept in replyArenas from
+// one lookup to the next, so that a steady load of lookups allocates little.
 type arena struct {
-	wire []byte
-	ends []int
+	// The reply's slices.
+	wire   []byte
+	ends   []int
+	states []almanacv1.FieldStatus
+	times  []time.Time
+	first  []int
+	// The lookup's reads of the store.
+	lookups []online.Lookup
+	keys    []*almanacv1.Value
+	// appendWire's working space.
+	stamps    []byte
+	stampEnds []int
+	sts       []byte
+	recs      []int
 }
 
 var replyArenas = sync.Pool{New: func() any { return new(arena) }}
 
-// release gives the reply's transcoded values back for other replies; the
-// reply must not be used afterwards.
+// newArena returns an arena from replyArenas.
+func newArena() *arena { return replyArenas.Get().(*arena) }
+
+// put gives the arena back to replyArenas, dropping its references to
+// the lookup's request.
+func (a *arena) put() {
+	clear(a.lookups[:cap(a.lookups)])
+	clear(a.keys[:cap(a.keys)])
+	replyArenas.Put(a)
+}
+
+// sized returns s resized to n elements, reusing its memory when it can;
+// the elements' values are left unspecified.
+func sized[T any](s []T, n int) []T { return slices.Grow(s[:0], n)[:n] }
+
+// release gives the reply's memory back for other lookups; the reply must
+// not be used afterwards.
 func (r *reply) release() {
-	r.buffers.wire, r.buffers.ends = r.wire[:0], r.ends[:0]
-	replyArenas.Put(r.buffers)
-	r.buffers, r.wire, r.ends = nil, nil, nil
+	a := r.buffers
+	a.wire, a.ends, a.states, a.times, a.first = r.wire[:0], r.ends[:0], r.states, r.times, r.first
+	a.put()
+	r.buffers, r.wire, r.ends, r.states, r.times, r.first = nil, nil, nil, nil, nil, nil
 }
 
 // newReply transcodes the records a lookup of rows entity rows found at time
-// now. A record that cannot be decoded is a DATA_LOSS error naming its view
-// and entity.
-func newReply(p *plan, names *almanacv1.FeatureList, keys [][]*almanacv1.Value, encoded []string, rows int, now time.Time) (*reply, error) {
+// now, into the memory of a, which the reply then holds until release. A
+// record that cannot be decoded is a DATA_LOSS error naming its view and
+// entity.
+func newReply(a *arena, p *plan, names *almanacv1.FeatureList, keys [][]*almanacv1.Value, encoded []string, rows int, now time.Time) (*reply, error) {
 	nv := len(p.views)
 	r := &reply{
 		plan: p, names: names, keys: keys, rows: rows, now: now,
 		encoded: encoded,
-		states:  make([]almanacv1.FieldStatus, len(encoded)),
-		times:   make([]time.Time, len(encoded)),
-		first:   make([]int, len(encoded)),
+		states:  sized(a.states, len(encoded)),
+		times:   sized(a.times, len(encoded)),
+		first:   sized(a.first, len(encoded)),
+		buffers: a,
 	}
 	features := 0
 	for j := range p.views {
@@ -83,9 +113,8 @@ func newReply(p *plan, names *almanacv1.FeatureList, keys [][]*almanacv1.Value, 
 	for _, e := range encoded {
 		size += len(e)
 	}
-	r.buffers = replyArenas.Get().(*arena)
-	r.wire = slices.Grow(r.buffers.wire[:0], size)
-	r.ends = slices.Grow(r.buffers.ends[:0], rows*features)
+	r.wire = slices.Grow(a.wire[:0], size)
+	r.ends = slices.Grow(a.ends[:0], rows*features)
 	for k, e := range encoded {
 		v := p.views[k%nv]
 		r.first[k] = len(r.ends)

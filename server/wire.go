@@ -55,8 +55,10 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 
 	// The event time field of each record, which the features of its view
 	// share; columns without a record have an empty one.
-	var stamps []byte
-	stampEnds := make([]int, len(r.times)+1)
+	a := r.buffers
+	stamps := a.stamps[:0]
+	stampEnds := sized(a.stampEnds, len(r.times)+1)
+	stampEnds[0] = 0
 	for k, t := range r.times {
 		var ts int
 		stamps, ts = protolen.Open(stamps, vectorEventTimes)
@@ -75,36 +77,20 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 	}
 	noStamp, _ := protolen.Open(nil, vectorEventTimes)
 
-	// The status, record and feature of each row of the column being
-	// written, found in a first pass that also sizes the column, so that
-	// its length is written before it and nothing is moved afterwards.
-	sts := make([]byte, r.rows)
-	recs := make([]int, r.rows)
-	feats := make([]int, r.rows)
+	// Each column is written in one pass, its length after it: its
+	// contents then move up by the length's extra bytes (protolen.Close),
+	// which costs less than a first pass sizing it. The pass keeps the
+	// status and record of each row for the statuses and event times that
+	// follow the values.
+	sts := sized(a.sts, r.rows)
+	recs := sized(a.recs, r.rows)
+	a.stamps, a.stampEnds, a.sts, a.recs = stamps, stampEnds, sts, recs
 	for c := range r.columns() {
-		size := 0
+		var col int
+		b, col = protolen.Open(b, responseResults)
 		for i := range r.rows {
 			st, k, f := r.cell(c, i)
-			sts[i], recs[i], feats[i] = byte(st), k, f // every FieldStatus fits in one byte
-			n := 0
-			switch {
-			case k < 0:
-				n = proto.Size(r.keys[c][i])
-				size += len(noStamp)
-			case st == almanacv1.FieldStatus_PRESENT:
-				n = len(r.value(k, f))
-				fallthrough
-			default:
-				size += stampEnds[k+1] - stampEnds[k]
-			}
-			size += protowire.SizeTag(vectorValues) + protowire.SizeBytes(n)
-		}
-		if r.rows > 0 {
-			size += protowire.SizeTag(vectorStatuses) + protowire.SizeBytes(r.rows)
-		}
-		b = protowire.AppendTag(b, responseResults, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(size))
-		for i, k := range recs {
+			sts[i], recs[i] = byte(st), k // every FieldStatus fits in one byte
 			b = protowire.AppendTag(b, vectorValues, protowire.BytesType)
 			switch {
 			case k < 0:
@@ -114,8 +100,8 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 				if b, err = (proto.MarshalOptions{}).MarshalAppend(b, key); err != nil {
 					return nil, fmt.Errorf("encode entity key %q: %w", r.names.GetVal()[c], err)
 				}
-			case almanacv1.FieldStatus(sts[i]) == almanacv1.FieldStatus_PRESENT:
-				b = protowire.AppendBytes(b, r.value(k, feats[i]))
+			case st == almanacv1.FieldStatus_PRESENT:
+				b = protowire.AppendBytes(b, r.value(k, f))
 			default:
 				b = protowire.AppendVarint(b, 0)
 			}
@@ -131,6 +117,7 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 				b = append(b, stamps[stampEnds[k]:stampEnds[k+1]]...)
 			}
 		}
+		b = protolen.Close(b, col)
 	}
 	return b, nil
 }

@@ -60,7 +60,7 @@ func TestWireMatchesMessage(t *testing.T) {
 					recs = append(recs, randomRecord(rng, v.view.Features, now, i))
 				}
 			}
-			r, err := newReply(p, names, keys, encodeRecords(t, p, recs), tt.rows, now)
+			r, err := newReply(newArena(), p, names, keys, encodeRecords(t, p, recs), tt.rows, now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,7 +263,7 @@ func BenchmarkReply(b *testing.B) {
 	b.Run("transcode+wire", func(b *testing.B) {
 		var buf []byte
 		for b.Loop() {
-			r, err := newReply(p, names, keys, encoded, rows, now)
+			r, err := newReply(newArena(), p, names, keys, encoded, rows, now)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -39,7 +39,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.entities, "entities", 100_000, "entities written to the online stores")
 	fs.StringVar(&o.almanac, "almanac", "", "the almanac binary to run (default: built from this module into the work directory)")
 	fs.StringVar(&o.dir, "dir", "", "work directory, kept afterwards (default: a temporary directory, removed)")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "also profile Almanac's server under load and write the CPU profiles into this directory")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "also profile Almanac's server under load and write the CPU and allocation profiles into this directory")
 	fs.BoolVar(&o.decode, "decode", false, "unmarshal every response in the load generator (by default responses are received but not decoded, on both servers)")
 	fs.Float64Var(&o.logSampleRate, "log-sample-rate", -1, "the feature service's logging.sample_rate, the share of lookups written to the served-feature log (default: Almanac's default)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random entities of the requests")

@@ -25,7 +25,8 @@ type profileResult struct {
 }
 
 // profile runs Almanac's server in a child process with net/http/pprof and
-// takes a CPU profile of it under each of profiledPoints.
+// takes a CPU profile of it under each of profiledPoints, and a profile of
+// what it allocated meanwhile (allocs-*.pprof, go tool pprof -sample_index=alloc_space).
 func (b *bench) profile(ctx context.Context) ([]profileResult, error) {
 	if err := os.MkdirAll(b.o.cpuprofile, 0o755); err != nil {
 		return nil, fmt.Errorf("create profile directory: %w", err)
@@ -57,16 +58,22 @@ func (b *bench) profilePoint(ctx context.Context, p *proc, pt point) (profileRes
 	}
 	secs := max(1, int(math.Round(b.o.duration.Seconds())))
 	file := filepath.Join(b.o.cpuprofile, fmt.Sprintf("cpu-entities%d-clients%d.pprof", pt.entities, pt.clients))
-	fetched := make(chan error, 1)
+	allocs := filepath.Join(b.o.cpuprofile, fmt.Sprintf("allocs-entities%d-clients%d.pprof", pt.entities, pt.clients))
+	fetched := make(chan error, 2)
 	go func() {
 		fetched <- fetchProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.httpAddr, secs), file)
+	}()
+	go func() {
+		fetched <- fetchProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/allocs?seconds=%d", p.httpAddr, secs), allocs)
 	}()
 	// Keep the load on a little longer than the profile lasts.
 	if _, err := closedLoop(ctx, call, pool, pt.clients, time.Duration(secs)*time.Second+500*time.Millisecond, b.o.seed+2); err != nil {
 		return profileResult{}, err
 	}
-	if err := <-fetched; err != nil {
-		return profileResult{}, err
+	for range 2 {
+		if err := <-fetched; err != nil {
+			return profileResult{}, err
+		}
 	}
 	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-symbolize=none", "-top", "-nodecount=30", file).Output()
 	if err != nil {
@@ -75,7 +82,7 @@ func (b *bench) profilePoint(ctx context.Context, p *proc, pt point) (profileRes
 	return profileResult{Shape: pt.shape(), Clients: pt.clients, File: file, Top: strings.TrimSpace(string(top))}, nil
 }
 
-// fetchProfile saves the CPU profile served at url into file.
+// fetchProfile saves the profile served at url into file.
 func fetchProfile(ctx context.Context, url, file string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -83,19 +90,19 @@ func fetchProfile(ctx context.Context, url, file string) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("fetch CPU profile: %w", err)
+		return fmt.Errorf("fetch profile: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch CPU profile: %s", resp.Status)
+		return fmt.Errorf("fetch profile %s: %s", url, resp.Status)
 	}
 	f, err := os.Create(file)
 	if err != nil {
-		return fmt.Errorf("write CPU profile: %w", err)
+		return fmt.Errorf("write profile: %w", err)
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		f.Close()
-		return fmt.Errorf("write CPU profile %s: %w", file, err)
+		return fmt.Errorf("write profile %s: %w", file, err)
 	}
 	return f.Close()
 }

@@ -80,6 +80,7 @@ func profiledMain(ctx context.Context, repoDir string) (err error) {
 	mux.Handle("/", srv.HTTPHandler(reg))
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.Handle("/debug/pprof/heap", pprof.Handler("heap"))
+	mux.Handle("/debug/pprof/allocs", pprof.Handler("allocs"))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	gs := srv.NewGRPCServer()
 	go srv.Run(ctx)

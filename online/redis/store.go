@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -108,32 +109,43 @@ func (s *Store) mget(ctx context.Context, lookups []online.Lookup) (keys, encode
 		}
 		ends[i] = len(buf)
 	}
-	all := string(buf)
+	// buf is not written again: the keys share its bytes.
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	keys = make([]string, len(lookups))
 	start := 0
 	for i, end := range ends {
 		keys[i], start = all[start:end], end
 	}
 
-	groups := s.group(keys)
 	pipe := s.client.Pipeline()
-	cmds := make([]*goredis.SliceCmd, len(groups))
-	groupKeys := make([]string, 0, len(keys))
-	for g, idx := range groups {
-		from := len(groupKeys)
-		for _, i := range idx {
-			groupKeys = append(groupKeys, keys[i])
+	var groups [][]int // by command, the index of each key; nil: one command, in order
+	var cmds []*goredis.SliceCmd
+	if !s.cluster {
+		cmds = []*goredis.SliceCmd{pipe.MGet(ctx, keys...)}
+	} else {
+		groups = s.group(keys)
+		cmds = make([]*goredis.SliceCmd, len(groups))
+		groupKeys := make([]string, 0, len(keys))
+		for g, idx := range groups {
+			from := len(groupKeys)
+			for _, i := range idx {
+				groupKeys = append(groupKeys, keys[i])
+			}
+			cmds[g] = pipe.MGet(ctx, groupKeys[from:]...)
 		}
-		cmds[g] = pipe.MGet(ctx, groupKeys[from:]...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, nil, s.fail(fmt.Sprintf("read %d keys from redis", len(keys)), err)
 	}
 	encoded = make([]string, len(lookups))
-	for g, idx := range groups {
-		for j, val := range cmds[g].Val() {
+	for g, cmd := range cmds {
+		for j, val := range cmd.Val() {
+			i := j
+			if groups != nil {
+				i = groups[g][j]
+			}
 			if b, ok := val.(string); ok { // nil: missing
-				encoded[idx[j]] = b
+				encoded[i] = b
 			}
 		}
 	}
