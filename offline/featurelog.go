@@ -41,7 +41,10 @@ type LogEntry struct {
 	// Build, when set, builds Columns: the log calls it once, in its own
 	// goroutine, so that whoever logs a lookup does not wait for its
 	// columns to be built. Rows is then the lookup's number of rows, for
-	// counting it if it is dropped.
+	// counting it if it is dropped. The log builds one entry at a time, in
+	// that one goroutine, and is done with an entry's columns, and the
+	// values they hold, before it builds the next: Build may reuse the
+	// memory of the columns it built before.
 	Build func() []LogColumn
 	Rows  int
 }

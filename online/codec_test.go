@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,65 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 			sameValues(t, got.Values, tt.values)
 		})
+	}
+}
+
+// TestDecoderReset decodes batches of records one after another with one
+// Decoder, Reset between them: each batch decodes as a fresh Decoder would,
+// with no value left over from the batch before (a value there, null here),
+// and once the Decoder's blocks cover a batch of scalars it allocates
+// nothing.
+func TestDecoderReset(t *testing.T) {
+	v := view("v", registry.TypeInt64, registry.TypeFloat64, registry.TypeString, registry.TypeBool)
+	c := online.NewCodec(v)
+	encode := func(values ...*almanacv1.Value) string {
+		b, err := c.AppendRecord(nil, t0, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	full := encode(i64(7), f64(0.5), str("lisbon"), boolean(true))
+	nulls := encode(nil, f64(1.5), nil, nil)
+	batches := [][]string{
+		slices.Repeat([]string{full}, 300),
+		slices.Repeat([]string{nulls}, 300),
+		slices.Repeat([]string{full, nulls}, 100),
+	}
+	var d online.Decoder
+	for round := range 2 {
+		for b, batch := range batches {
+			d.Reset()
+			got := make([]online.Record, len(batch))
+			for i, rec := range batch {
+				var err error
+				if got[i], err = d.Decode(c, rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, rec := range batch {
+				want, err := c.DecodeRecord(rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got[i].Values) != len(want.Values) {
+					t.Fatalf("round %d, batch %d, record %d: %d values, want %d", round, b, i, len(got[i].Values), len(want.Values))
+				}
+				sameValues(t, got[i].Values, want.Values)
+			}
+		}
+	}
+	batch := batches[0]
+	allocs := testing.AllocsPerRun(10, func() {
+		d.Reset()
+		for _, rec := range batch {
+			if _, err := d.Decode(c, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("decoding a batch after Reset allocated %v times, want 0", allocs)
 	}
 }
 

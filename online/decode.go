@@ -21,6 +21,11 @@ func (c *Codec) DecodeRecord(rec string) (Record, error) {
 // records it decodes share, so that decoding many records costs few
 // allocations. A block stays in memory while any value in it is referenced.
 // The zero Decoder is ready to use. It is not safe for concurrent use.
+//
+// A Decoder that has been Reset keeps the blocks it allocates afterwards and
+// hands them out again after the next Reset, so that a caller decoding one
+// batch of records after another, done with each before the next, decodes
+// without allocating once its blocks cover a batch.
 type Decoder struct {
 	ptrs    block[*almanacv1.Value]
 	values  block[almanacv1.Value]
@@ -41,6 +46,11 @@ const maxBlock = 1024
 type block[T any] struct {
 	free []T
 	size int // of the last allocation
+	// Once reset: every allocation made since, and how many of them have
+	// been handed out since the last reset.
+	reuse  bool
+	allocs [][]T
+	next   int
 }
 
 // take returns n zero elements, with no spare capacity.
@@ -49,12 +59,55 @@ func (b *block[T]) take(n int) []T {
 		return nil
 	}
 	if len(b.free) < n {
-		b.size = max(min(2*b.size, maxBlock), n)
-		b.free = make([]T, b.size)
+		b.free = b.alloc(n)
 	}
 	s := b.free[:n:n]
 	b.free = b.free[n:]
 	return s
+}
+
+// alloc returns at least n zero elements: the next kept allocation big
+// enough, or a new one.
+func (b *block[T]) alloc(n int) []T {
+	for b.reuse && b.next < len(b.allocs) {
+		a := b.allocs[b.next]
+		b.next++
+		if len(a) >= n {
+			return a
+		}
+	}
+	b.size = max(min(2*b.size, maxBlock), n)
+	a := make([]T, b.size)
+	if b.reuse {
+		b.allocs = append(b.allocs, a)
+		b.next = len(b.allocs)
+	}
+	return a
+}
+
+// reset zeroes the kept allocations handed out since the last reset, for
+// take to hand out again, and keeps every allocation from now on.
+func (b *block[T]) reset() {
+	for _, a := range b.allocs[:b.next] {
+		clear(a)
+	}
+	b.free, b.next, b.reuse = nil, 0, true
+}
+
+// Reset lets the Decoder hand out again the memory of the values it decoded
+// since the last Reset (see Decoder): the records decoded before must not
+// be used afterwards.
+func (d *Decoder) Reset() {
+	d.ptrs.reset()
+	d.values.reset()
+	d.int32s.reset()
+	d.int64s.reset()
+	d.float32.reset()
+	d.float64.reset()
+	d.bools.reset()
+	d.strings.reset()
+	d.bytes.reset()
+	d.times.reset()
 }
 
 // Decode decodes a record of codec c's view. Strings in the record share

@@ -96,7 +96,7 @@ func (s *Server) logLookup(r *reply) {
 	if s.opts.FeatureLog == nil || p.service == "" || p.sampleRate <= 0 || rand.Float64() >= p.sampleRate {
 		return
 	}
-	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, states: slices.Clone(r.states), rows: r.rows}
+	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, states: slices.Clone(r.states), rows: r.rows, scratch: &s.logScratch}
 	if s.opts.FeatureLog.Log(offline.LogEntry{Service: p.service, Time: r.now, Rows: r.rows, Build: l.columns}) {
 		s.metrics.loggedRows.Add(float64(r.rows))
 	}
@@ -110,43 +110,60 @@ type logged struct {
 	encoded []string                // per (entity row, plan view), as in reply
 	states  []almanacv1.FieldStatus // the records' statuses, a copy of reply's
 	rows    int
+	scratch *logScratch
+}
+
+// logScratch is the memory logged.columns builds log columns in, reused
+// from one logged lookup to the next: the feature log builds one entry at
+// a time, in one goroutine, and is done with its columns before it builds
+// the next (offline.LogEntry).
+type logScratch struct {
+	dec      online.Decoder
+	recs     []online.Record
+	values   []*almanacv1.Value
+	statuses []almanacv1.FieldStatus
+	cols     []offline.LogColumn
 }
 
 // columns decodes the lookup's records into the plan's log columns: the
 // join keys, then each feature's values (nil for null) and statuses. The
 // records' statuses are the lookup's; only records whose values it served
-// are decoded.
+// are decoded. The columns are valid until the next call of columns with
+// the same scratch.
 func (l *logged) columns() []offline.LogColumn {
-	p := l.plan
+	p, sc := l.plan, l.scratch
 	nv := len(p.views)
-	recs := make([]online.Record, len(l.encoded))
-	var dec online.Decoder
+	sc.dec.Reset()
+	recs := sized(sc.recs, len(l.encoded))
 	for k, e := range l.encoded {
+		recs[k] = online.Record{}
 		if l.states[k] == almanacv1.FieldStatus_PRESENT {
 			// The lookup transcoded the record, so it decodes.
-			recs[k], _ = dec.Decode(p.views[k%nv].codec, e)
+			recs[k], _ = sc.dec.Decode(p.views[k%nv].codec, e)
 		}
 	}
-	cols := slices.Clone(p.logColumns)
+	values := sized(sc.values, len(p.features)*l.rows)
+	statuses := sized(sc.statuses, len(p.features)*l.rows)
+	cols := append(sc.cols[:0], p.logColumns...)
+	sc.recs, sc.values, sc.statuses, sc.cols = recs, values, statuses, cols
 	for c := range cols {
 		if c < len(l.keys) {
 			cols[c].Values = l.keys[c]
 			continue
 		}
 		f := p.features[c-len(l.keys)]
-		cols[c].Values = make([]*almanacv1.Value, l.rows)
-		cols[c].Statuses = make([]almanacv1.FieldStatus, l.rows)
+		at := (c - len(l.keys)) * l.rows
+		cols[c].Values = values[at : at+l.rows : at+l.rows]
+		cols[c].Statuses = statuses[at : at+l.rows : at+l.rows]
 		for i := range l.rows {
 			k := i*nv + f.view
-			st := l.states[k]
+			st, v := l.states[k], (*almanacv1.Value)(nil)
 			if st == almanacv1.FieldStatus_PRESENT {
-				if v := recs[k].Values[f.index]; v.GetVal() != nil {
-					cols[c].Values[i] = v
-				} else {
-					st = almanacv1.FieldStatus_NULL_VALUE
+				if v = recs[k].Values[f.index]; v.GetVal() == nil {
+					st, v = almanacv1.FieldStatus_NULL_VALUE, nil
 				}
 			}
-			cols[c].Statuses[i] = st
+			cols[c].Values[i], cols[c].Statuses[i] = v, st
 		}
 	}
 	return cols

@@ -74,6 +74,9 @@ type Server struct {
 	// refused is the last registry version reload refused, so that a broken
 	// version is counted and logged once, not at every poll.
 	refused atomic.Int64
+	// logScratch is where the feature log's goroutine builds the columns
+	// of logged lookups.
+	logScratch logScratch
 }
 
 // New returns a server for the registry's current version.
