@@ -159,21 +159,6 @@ func (r *reply) entity(i, j int) string {
 // columns is the number of response columns: join keys, then features.
 func (r *reply) columns() int { return len(r.keys) + len(r.plan.features) }
 
-// cell returns the status of column c, entity row i, and the record and
-// feature its value comes from: rec is -1 for join key columns, which have
-// none.
-func (r *reply) cell(c, i int) (st almanacv1.FieldStatus, rec, feature int) {
-	if c < len(r.keys) {
-		return almanacv1.FieldStatus_PRESENT, -1, -1
-	}
-	f := r.plan.features[c-len(r.keys)]
-	rec = i*len(r.plan.views) + f.view
-	if st = r.states[rec]; st == almanacv1.FieldStatus_PRESENT && len(r.value(rec, f.index)) == 0 {
-		st = almanacv1.FieldStatus_NULL_VALUE
-	}
-	return st, rec, f.index
-}
-
 // value returns the wire form of feature f of record k: the fields of its
 // Value message, none for null.
 func (r *reply) value(k, f int) []byte {

@@ -85,25 +85,33 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 	sts := sized(a.sts, r.rows)
 	recs := sized(a.recs, r.rows)
 	a.stamps, a.stampEnds, a.sts, a.recs = stamps, stampEnds, sts, recs
+	nv := len(r.plan.views)
 	for c := range r.columns() {
 		var col int
 		b, col = protolen.Open(b, responseResults)
-		for i := range r.rows {
-			st, k, f := r.cell(c, i)
-			sts[i], recs[i] = byte(st), k // every FieldStatus fits in one byte
-			b = protowire.AppendTag(b, vectorValues, protowire.BytesType)
-			switch {
-			case k < 0:
-				key := r.keys[c][i]
+		if c < len(r.keys) {
+			for i, key := range r.keys[c] {
+				sts[i], recs[i] = byte(almanacv1.FieldStatus_PRESENT), -1
+				b = protowire.AppendTag(b, vectorValues, protowire.BytesType)
 				b = protowire.AppendVarint(b, uint64(proto.Size(key)))
 				var err error
 				if b, err = (proto.MarshalOptions{}).MarshalAppend(b, key); err != nil {
 					return nil, fmt.Errorf("encode entity key %q: %w", r.names.GetVal()[c], err)
 				}
-			case st == almanacv1.FieldStatus_PRESENT:
-				b = protowire.AppendBytes(b, r.value(k, f))
-			default:
-				b = protowire.AppendVarint(b, 0)
+			}
+		} else {
+			f := r.plan.features[c-len(r.keys)]
+			for i := range r.rows {
+				k := i*nv + f.view
+				st, v := r.states[k], []byte(nil)
+				if st == almanacv1.FieldStatus_PRESENT {
+					if v = r.value(k, f.index); len(v) == 0 {
+						st = almanacv1.FieldStatus_NULL_VALUE
+					}
+				}
+				sts[i], recs[i] = byte(st), k // every FieldStatus fits in one byte
+				b = protowire.AppendTag(b, vectorValues, protowire.BytesType)
+				b = protowire.AppendBytes(b, v)
 			}
 		}
 		if r.rows > 0 {

@@ -77,45 +77,63 @@ func New(opts Options) (*Store, error) {
 // node, in a Cluster). A record that cannot be decoded fails the read with an
 // error wrapping online.ErrCorrupt and naming its key.
 func (s *Store) Read(ctx context.Context, lookups []online.Lookup) ([]online.Record, error) {
-	keys, encoded, err := s.mget(ctx, lookups)
+	k := readKeysPool.Get().(*readKeys)
+	defer k.put()
+	encoded, err := s.mget(ctx, lookups, k)
 	if err != nil {
 		return nil, err
 	}
-	return online.DecodeAll(lookups, encoded, func(i int) string { return fmt.Sprintf("redis key %q", keys[i]) })
+	return online.DecodeAll(lookups, encoded, func(i int) string { return fmt.Sprintf("redis key %q", k.keys[i]) })
 }
 
 // ReadEncoded implements online.EncodedReader: Read without decoding.
 func (s *Store) ReadEncoded(ctx context.Context, lookups []online.Lookup) ([]string, error) {
-	_, encoded, err := s.mget(ctx, lookups)
-	return encoded, err
+	k := readKeysPool.Get().(*readKeys)
+	defer k.put()
+	return s.mget(ctx, lookups, k)
 }
 
-// mget reads the encoded record of each lookup ("" for none) and returns it
-// with its key, in one pipelined round trip (per node, in a Cluster).
-func (s *Store) mget(ctx context.Context, lookups []online.Lookup) (keys, encoded []string, err error) {
+// readKeys holds the keys of a read, kept in readKeysPool from one read to
+// the next.
+type readKeys struct {
+	buf  []byte   // every key, one after another
+	ends []int    // where each key ends in buf
+	keys []string // each key, sharing buf's bytes
+}
+
+var readKeysPool = sync.Pool{New: func() any { return new(readKeys) }}
+
+// put gives k back to readKeysPool; its keys must not be used afterwards.
+func (k *readKeys) put() { readKeysPool.Put(k) }
+
+// mget reads the encoded record of each lookup ("" for none), in one
+// pipelined round trip (per node, in a Cluster). It makes the lookups' keys
+// in k.
+func (s *Store) mget(ctx context.Context, lookups []online.Lookup, k *readKeys) (encoded []string, err error) {
 	if s.closed.Load() {
-		return nil, nil, online.ErrClosed
+		return nil, online.ErrClosed
 	}
 	if len(lookups) == 0 {
-		return nil, []string{}, nil
+		return []string{}, nil
 	}
-	// All keys go in one buffer and one string, sliced per key.
-	buf := make([]byte, 0, 48*len(lookups))
-	ends := make([]int, len(lookups))
+	// The keys are made in one buffer, then sliced from it once it no
+	// longer moves.
+	buf := k.buf[:0]
+	ends := slices.Grow(k.ends[:0], len(lookups))
 	for i, l := range lookups {
 		var err error
 		if buf, err = online.AppendStoreKey(buf, s.prefix, l.View.Name, l.Key); err != nil {
-			return nil, nil, fmt.Errorf("read view %q, lookup %d: %w", l.View.Name, i, err)
+			return nil, fmt.Errorf("read view %q, lookup %d: %w", l.View.Name, i, err)
 		}
-		ends[i] = len(buf)
+		ends = append(ends, len(buf))
 	}
-	// buf is not written again: the keys share its bytes.
 	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	keys = make([]string, len(lookups))
+	keys := slices.Grow(k.keys[:0], len(lookups))
 	start := 0
-	for i, end := range ends {
-		keys[i], start = all[start:end], end
+	for _, end := range ends {
+		keys, start = append(keys, all[start:end]), end
 	}
+	k.buf, k.ends, k.keys = buf, ends, keys
 
 	pipe := s.client.Pipeline()
 	var groups [][]int // by command, the index of each key; nil: one command, in order
@@ -135,7 +153,7 @@ func (s *Store) mget(ctx context.Context, lookups []online.Lookup) (keys, encode
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, nil, s.fail(fmt.Sprintf("read %d keys from redis", len(keys)), err)
+		return nil, s.fail(fmt.Sprintf("read %d keys from redis", len(keys)), err)
 	}
 	encoded = make([]string, len(lookups))
 	for g, cmd := range cmds {
@@ -149,7 +167,7 @@ func (s *Store) mget(ctx context.Context, lookups []online.Lookup) (keys, encode
 			}
 		}
 	}
-	return keys, encoded, nil
+	return encoded, nil
 }
 
 // group splits keys, by index, into the groups that one command may hold:
