@@ -51,7 +51,8 @@
 // net/http/pprof; "almanac serve" has no profiling endpoint),
 // puts the 1-entity and 100-entity loads on it at 8 clients, and writes a
 // CPU profile of each to DIR, with the top functions printed by
-// "go tool pprof -top".
+// "go tool pprof -top", and a profile of what the server allocated
+// meanwhile (allocs-*.pprof; go tool pprof -sample_index=alloc_space).
 //
 // Usage (from the module root; it builds the almanac command into its work
 // directory unless -almanac names a binary):
