@@ -70,10 +70,11 @@ var replyArenas = sync.Pool{New: func() any { return new(arena) }}
 func newArena() *arena { return replyArenas.Get().(*arena) }
 
 // put gives the arena back to replyArenas, dropping its references to
-// the lookup's request.
+// the lookup's request. (Elements past the lookup's were cleared by the
+// puts of the lookups that used them.)
 func (a *arena) put() {
-	clear(a.lookups[:cap(a.lookups)])
-	clear(a.keys[:cap(a.keys)])
+	clear(a.lookups)
+	clear(a.keys)
 	replyArenas.Put(a)
 }
 
