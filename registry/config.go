@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -24,6 +25,8 @@ type Config struct {
 	OfflineStore OfflineStore `yaml:"offline_store"`
 	OnlineStore  OnlineStore  `yaml:"online_store"`
 	Serving      Serving      `yaml:"serving"`
+	Pipelines    Pipelines    `yaml:"pipelines"`
+	Push         Push         `yaml:"push"`
 
 	// Dir is the repository's absolute directory; relative paths resolve
 	// against it.
@@ -58,6 +61,23 @@ type Serving struct {
 	// check every dataset with a feature service against that service's
 	// lookups logged in the past interval, and export the scores.
 	DriftInterval string `yaml:"drift_interval"`
+	// OnlineTimeout bounds each online-store call of a lookup (a duration
+	// such as 500ms), within the request's own deadline.
+	OnlineTimeout string `yaml:"online_timeout"`
+}
+
+// Pipelines configures the SQL that plan, materialize and export run.
+type Pipelines struct {
+	// StatementTimeout bounds each SQL statement run for a feature view (a
+	// duration such as 30m); a statement still running then is cancelled.
+	StatementTimeout string `yaml:"statement_timeout"`
+}
+
+// Push configures push ingestion.
+type Push struct {
+	// MaxFuture is how far past now a pushed event time may be (a duration
+	// such as 1h); later events are rejected before anything is written.
+	MaxFuture string `yaml:"max_future"`
 }
 
 // Online store types.
@@ -74,7 +94,9 @@ func DefaultConfig(project string) Config {
 		Registry:     ".almanac/registry",
 		OfflineStore: OfflineStore{Path: ".almanac/offline"},
 		OnlineStore:  OnlineStore{Type: OnlineLocal, Path: ".almanac/online.db", Addr: "127.0.0.1:6379"},
-		Serving:      Serving{GRPCAddr: "127.0.0.1:6566", HTTPAddr: "127.0.0.1:8080"},
+		Serving:      Serving{GRPCAddr: "127.0.0.1:6566", HTTPAddr: "127.0.0.1:8080", OnlineTimeout: "1s"},
+		Pipelines:    Pipelines{StatementTimeout: "30m"},
+		Push:         Push{MaxFuture: "1h"},
 	}
 }
 
@@ -130,9 +152,22 @@ func LoadConfig(dir string, getenv func(string) string) (*Config, error) {
 	default:
 		probs.add(Pos{File: ConfigFile, Line: lineOf(docs, "online_store", "type")}, "", "online_store.type %q is not known; use %q or %q", cfg.OnlineStore.Type, OnlineLocal, OnlineRedis)
 	}
-	if d := cfg.Serving.DriftInterval; d != "" {
-		if iv, err := ParseDuration(d); err != nil || iv <= 0 {
-			probs.add(Pos{File: ConfigFile, Line: lineOf(docs, "serving", "drift_interval")}, "", "serving.drift_interval %q: write a duration such as 1h", d)
+	for _, d := range []struct {
+		path     []string
+		value    string
+		optional bool
+		example  string
+	}{
+		{[]string{"serving", "drift_interval"}, cfg.Serving.DriftInterval, true, "1h"},
+		{[]string{"serving", "online_timeout"}, cfg.Serving.OnlineTimeout, false, "500ms"},
+		{[]string{"pipelines", "statement_timeout"}, cfg.Pipelines.StatementTimeout, false, "30m"},
+		{[]string{"push", "max_future"}, cfg.Push.MaxFuture, false, "1h"},
+	} {
+		if d.optional && d.value == "" {
+			continue
+		}
+		if iv, err := ParseDuration(d.value); err != nil || iv <= 0 {
+			probs.add(Pos{File: ConfigFile, Line: lineOf(docs, d.path...)}, "", "%s %q: write a positive duration such as %s", strings.Join(d.path, "."), Clip(d.value), d.example)
 		}
 	}
 	if err := probs.Err(); err != nil {
@@ -140,6 +175,21 @@ func LoadConfig(dir string, getenv func(string) string) (*Config, error) {
 	}
 	return &cfg, nil
 }
+
+// duration returns a setting LoadConfig has checked.
+func duration(s string) time.Duration {
+	d, _ := ParseDuration(s)
+	return d
+}
+
+// OnlineTimeout is serving.online_timeout.
+func (c *Config) OnlineTimeout() time.Duration { return duration(c.Serving.OnlineTimeout) }
+
+// StatementTimeout is pipelines.statement_timeout.
+func (c *Config) StatementTimeout() time.Duration { return duration(c.Pipelines.StatementTimeout) }
+
+// MaxFuture is push.max_future.
+func (c *Config) MaxFuture() time.Duration { return duration(c.Push.MaxFuture) }
 
 func lineOf(docs []*yaml.Node, path ...string) int {
 	if len(docs) == 0 {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Problem is one mistake in a feature repository.
@@ -82,9 +83,30 @@ func SuggestName(s string) string {
 	return out
 }
 
+// MaxQuoted is how many bytes of an input Clip keeps: error messages quote
+// at most this much of whatever a user or client sent.
+const MaxQuoted = 80
+
+// Clip returns s cut to at most MaxQuoted bytes (on a rune boundary), ending
+// with an ellipsis and the full length when it was cut, for quoting input
+// in an error message.
+func Clip(s string) string {
+	if len(s) <= MaxQuoted {
+		return s
+	}
+	cut := MaxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
+}
+
 // DidYouMean returns `; did you mean "x"?` for the candidate closest to s,
-// or "" when none is close.
+// or "" when none is close or s is too long to be a misspelling.
 func DidYouMean(s string, candidates []string) string {
+	if len(s) > MaxQuoted {
+		return ""
+	}
 	best, bestDist := "", len(s)/3+2
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
