@@ -205,14 +205,18 @@ func TestRetryGivesUpAtDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.GetOnlineFeatures(ctx, oneDriver)
-	if code := status.Code(err); code != codes.Unavailable && code != codes.DeadlineExceeded {
+	code := status.Code(err)
+	if code != codes.Unavailable && code != codes.DeadlineExceeded {
 		t.Errorf("code %v (%v), want Unavailable or DeadlineExceeded", code, err)
 	}
 	if n := f.calls.Load(); n >= 1000 {
 		t.Errorf("%d attempts: retries went on past the deadline", n)
 	}
-	if ctx.Err() == nil {
-		t.Error("the call returned before its context ended, with attempts left")
+	// DEADLINE_EXCEEDED may come from gRPC's own timer (the server's copy of
+	// the deadline, on a loaded machine) a moment before ctx's: that too is
+	// giving up at the deadline.
+	if ctx.Err() == nil && code != codes.DeadlineExceeded {
+		t.Errorf("the call returned %v before its context ended, with attempts left", err)
 	}
 }
 
