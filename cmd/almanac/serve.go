@@ -116,14 +116,15 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(server.Options{
-		Store:      store,
-		Registry:   regStore,
-		Offline:    offlineStore,
-		Pusher:     &pipelines.Pusher{Online: store, Offline: offlineStore, DB: db},
-		FeatureLog: featureLog,
-		Auth:       auth,
-		Logger:     log,
-		Registerer: reg,
+		Store:         store,
+		Registry:      regStore,
+		Offline:       offlineStore,
+		Pusher:        &pipelines.Pusher{Online: onlinestore.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
+		FeatureLog:    featureLog,
+		Auth:          auth,
+		Logger:        log,
+		Registerer:    reg,
+		OnlineTimeout: cfg.OnlineTimeout(),
 	})
 	if errors.Is(err, registry.ErrNoVersion) {
 		return fmt.Errorf("%w; run \"almanac apply\" first", err)
