@@ -55,7 +55,8 @@ type Options struct {
 	// OnlineTimeout bounds each call of a lookup to Store, within the
 	// request's own deadline: a store that has not answered by then fails
 	// the lookup with UNAVAILABLE (see onlinestore.Bound; Pusher's store is
-	// its own, to be bounded by whoever makes it). 0 means 1s.
+	// its own, to be bounded by whoever makes it). 0 means 1s; a negative
+	// value, no bound.
 	OnlineTimeout time.Duration
 	// MaxEntities bounds the entity rows of one lookup; 0 means 1000.
 	MaxEntities int
