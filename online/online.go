@@ -226,6 +226,10 @@ func DecodeAll(lookups []Lookup, encoded []string, where func(i int) string) ([]
 var (
 	// ErrUnavailable means the backend cannot be reached; retrying later may succeed.
 	ErrUnavailable = errors.New("online: store unavailable")
+	// ErrTimeout means the backend did not answer within the time bound
+	// of a store's calls (see internal/onlinestore.Bound), as a hung server
+	// does; it wraps ErrUnavailable.
+	ErrTimeout = fmt.Errorf("%w: no answer in time", ErrUnavailable)
 	// ErrCorrupt means a stored record cannot be decoded.
 	ErrCorrupt = errors.New("online: corrupt record")
 	// ErrInvalid means a row does not match its view (wrong number or types

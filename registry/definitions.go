@@ -190,7 +190,7 @@ func (d *Dataset) name() string        { return d.Name }
 func ParseFeatureRef(s string) (FeatureRef, error) {
 	view, feature, hasFeature := strings.Cut(s, ":")
 	if view == "" || (hasFeature && feature == "") || strings.Count(s, ":") > 1 {
-		return FeatureRef{}, fmt.Errorf("bad feature reference %q: write view:feature or view", s)
+		return FeatureRef{}, fmt.Errorf("bad feature reference %q: write view:feature or view", Clip(s))
 	}
 	if !hasFeature {
 		return FeatureRef{View: view}, nil

@@ -141,7 +141,7 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 	for _, ref := range refs {
 		vi, ok := c.views[ref.View]
 		if !ok {
-			return nil, fmt.Errorf("feature view %q not found%s", ref.View, registry.DidYouMean(ref.View, c.viewNames()))
+			return nil, fmt.Errorf("feature view %q not found%s", registry.Clip(ref.View), registry.DidYouMean(ref.View, c.viewNames()))
 		}
 		if !vi.def.Online {
 			return nil, fmt.Errorf("%w: feature view %q has online: false", errOffline, ref.View)
@@ -181,7 +181,7 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 				for i, f := range vi.view.Features {
 					all[i] = f.Name
 				}
-				return nil, fmt.Errorf("feature view %q has no feature %q%s", ref.View, name, registry.DidYouMean(name, all))
+				return nil, fmt.Errorf("feature view %q has no feature %q%s", ref.View, registry.Clip(name), registry.DidYouMean(name, all))
 			}
 			full := ref.View + ":" + name
 			if seen[full] {

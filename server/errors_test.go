@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,8 +29,11 @@ func TestLookupErrors(t *testing.T) {
 			return store
 		},
 	})
-	c := dial(t, env.Addr)
+	// A minute: requests of 3 MB take their time under the race detector.
+	c := dial(t, env.Addr, sdk.WithTimeout(time.Minute))
 	one := drivers(1001)
+	// A name or value of 3 MB is quoted by its first bytes only.
+	huge := strings.Repeat("x", 3<<20)
 	tests := []struct {
 		name     string
 		query    sdk.Query
@@ -121,6 +125,42 @@ func TestLookupErrors(t *testing.T) {
 			mentions: []string{"4", "limit of 3"},
 		},
 		{
+			name:     "huge feature name",
+			query:    sdk.Query{Features: []string{"driver_stats:" + huge}, Entities: one},
+			code:     codes.InvalidArgument,
+			mentions: []string{`"driver_stats"`, "has no feature", `"xxxxxxxx`, "3145728 bytes"},
+		},
+		{
+			name:     "huge view name",
+			query:    sdk.Query{Features: []string{huge + ":conv_rate"}, Entities: one},
+			code:     codes.InvalidArgument,
+			mentions: []string{"feature view", "not found", "3145728 bytes"},
+		},
+		{
+			name:     "huge bad reference",
+			query:    sdk.Query{Features: []string{"a:b:" + huge}, Entities: one},
+			code:     codes.InvalidArgument,
+			mentions: []string{"bad feature reference", "view:feature", "3145732 bytes"},
+		},
+		{
+			name:     "huge feature service name",
+			query:    sdk.Query{FeatureService: huge, Entities: one},
+			code:     codes.NotFound,
+			mentions: []string{"feature service", "not found", "3145728 bytes"},
+		},
+		{
+			name:     "huge entity key name",
+			query:    sdk.Query{FeatureService: servertest.DriverRanking, Entities: sdk.Entities{"driver_id": {1001}, huge: {1001}}},
+			code:     codes.InvalidArgument,
+			mentions: []string{"unknown entity key", "3145728 bytes"},
+		},
+		{
+			name:     "huge string for an int64 key",
+			query:    sdk.Query{FeatureService: servertest.DriverRanking, Entities: sdk.Entities{"driver_id": {huge}}},
+			code:     codes.InvalidArgument,
+			mentions: []string{`"driver_id"`, "int64", "3145728 bytes"},
+		},
+		{
 			name:     "colliding short names without full names",
 			query:    sdk.Query{Features: []string{"driver_stats:conv_rate", "customer_stats:conv_rate"}, Entities: sdk.Entities{"driver_id": {1001}, "customer_id": {501}}},
 			code:     codes.InvalidArgument,
@@ -132,6 +172,9 @@ func TestLookupErrors(t *testing.T) {
 			before := store.reads.Load()
 			_, err := c.GetOnlineFeatures(t.Context(), tt.query)
 			checkStatus(t, err, tt.code, tt.mentions...)
+			if msg := status.Convert(err).Message(); len(msg) > 1<<10 {
+				t.Errorf("message of %d bytes, want at most 1 KB: %.200q…", len(msg), msg)
+			}
 			if n := store.reads.Load() - before; n != 0 {
 				t.Errorf("the invalid request read the online store %d times; validation must come first", n)
 			}

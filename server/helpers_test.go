@@ -60,11 +60,11 @@ func checkStatus(t *testing.T, err error, want codes.Code, mentions ...string) {
 	}
 	st, _ := status.FromError(err)
 	if got := st.Code(); got != want {
-		t.Fatalf("code %v (%q), want %v", got, st.Message(), want)
+		t.Fatalf("code %v (%.300q), want %v", got, st.Message(), want)
 	}
 	for _, m := range mentions {
 		if !strings.Contains(st.Message(), m) {
-			t.Errorf("message %q does not mention %q", st.Message(), m)
+			t.Errorf("message %.300q does not mention %q", st.Message(), m)
 		}
 	}
 }

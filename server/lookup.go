@@ -178,7 +178,7 @@ func (s *Server) resolve(cat *catalog, req *almanacv1.GetOnlineFeaturesRequest) 
 			return nil, status.Error(codes.FailedPrecondition, err.Error())
 		}
 		if !ok {
-			return nil, status.Errorf(codes.NotFound, "feature service %q not found%s", k.FeatureService, registry.DidYouMean(k.FeatureService, cat.serviceNames()))
+			return nil, status.Errorf(codes.NotFound, "feature service %q not found%s", registry.Clip(k.FeatureService), registry.DidYouMean(k.FeatureService, cat.serviceNames()))
 		}
 		return p, nil
 	case *almanacv1.GetOnlineFeaturesRequest_Features:
@@ -202,7 +202,7 @@ func (s *Server) entityColumns(cat *catalog, p *plan, entities map[string]*alman
 				known = append(known, k)
 			}
 			sort.Strings(known)
-			return nil, 0, fmt.Errorf("unknown entity key %q%s", name, registry.DidYouMean(name, known))
+			return nil, 0, fmt.Errorf("unknown entity key %q%s", registry.Clip(name), registry.DidYouMean(name, known))
 		}
 	}
 	cols := make([][]*almanacv1.Value, len(p.keys))

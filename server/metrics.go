@@ -88,7 +88,8 @@ func (m *metrics) observeStore(op string, began time.Time, err error) {
 	}
 }
 
-// unaryInterceptor authenticates requests and records their metrics.
+// unaryInterceptor authenticates requests, records their metrics and logs
+// the causes of their failures.
 func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	began := time.Now()
 	service := ""
@@ -103,6 +104,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	if err == nil {
 		resp, err = handler(ctx, req)
 	}
+	s.logFailure(info.FullMethod, err)
 	code := status.Code(err)
 	s.metrics.requests.WithLabelValues(info.FullMethod, service, code.String()).Inc()
 	s.metrics.latency.WithLabelValues(info.FullMethod, service).Observe(time.Since(began).Seconds())

@@ -339,10 +339,13 @@ func TestHealthAndReflection(t *testing.T) {
 // values, and later requests are refused.
 func TestGracefulStop(t *testing.T) {
 	var gate *gateStore
-	env := servertest.Start(t, servertest.Options{WrapStore: func(s online.Store) online.Store {
-		gate = newGateStore(s)
-		return gate
-	}})
+	env := servertest.Start(t, servertest.Options{
+		WrapStore: func(s online.Store) online.Store {
+			gate = newGateStore(s)
+			return gate
+		},
+		OnlineTimeout: time.Minute, // the gate holds reads for as long as the test needs
+	})
 	t.Cleanup(gate.release)
 	c := dial(t, env.Addr, sdk.WithTimeout(time.Minute))
 	const inFlight = 3

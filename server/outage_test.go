@@ -2,25 +2,30 @@ package server_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/almanac-fs/almanac/internal/servertest"
 	"github.com/almanac-fs/almanac/sdk"
 )
 
 // TestRedisOutage stops Redis under a running server: lookups and pushes
-// fail with UNAVAILABLE while the server stays up and /readyz says 503;
+// fail with UNAVAILABLE, with a message that shows nothing of the Redis
+// client's error (the server logs it), while the server stays up and
+// /readyz says 503;
 // when Redis is back (empty), the same server answers again without a
 // restart (within the Redis client's reconnect backoff), and serves the
 // data once it is written again. The push that failed while Redis was down
 // had reached the offline store; pushing it again stores it once.
 func TestRedisOutage(t *testing.T) {
-	env := servertest.Start(t, servertest.Options{Backend: servertest.Redis})
+	logged := &syncBuffer{}
+	env := servertest.Start(t, servertest.Options{Backend: servertest.Redis, Logger: newLogger(logged)})
 	// A generous deadline: the failure must be the store's, not the clock's.
 	c := dial(t, env.Addr, sdk.WithTimeout(30*time.Second))
 	query := sdk.Query{FeatureService: servertest.DriverRanking, Entities: drivers(1001)}
@@ -49,6 +54,15 @@ func TestRedisOutage(t *testing.T) {
 	t.Run("down", func(t *testing.T) {
 		_, err := c.GetOnlineFeatures(t.Context(), query)
 		checkStatus(t, err, codes.Unavailable, "online store")
+		// The Redis client's error names Redis's address: the server logs
+		// it, and tells clients only that the store is unavailable.
+		_, port, _ := net.SplitHostPort(env.Redis.Addr())
+		if msg := status.Convert(err).Message(); strings.Contains(msg, port) || strings.Contains(msg, "refused") {
+			t.Errorf("message %q shows the Redis client's error", msg)
+		}
+		if !strings.Contains(logged.String(), env.Redis.Addr()) {
+			t.Errorf("the server log does not hold the Redis client's error:\n%s", logged.String())
+		}
 		_, err = c.Push(t.Context(), servertest.PushSource, map[string][]any{"driver_id": {1001}, "event_ts": {env.Now}, "lat": {1.0}})
 		checkStatus(t, err, codes.Unavailable)
 		readyz(t, http.StatusServiceUnavailable, "online store")
@@ -98,4 +112,75 @@ func TestRedisOutage(t *testing.T) {
 			t.Errorf("offline history holds the row pushed twice as %q, want it once", held)
 		}
 	})
+}
+
+// TestRedisFrozen freezes Redis (SIGSTOP: its port takes connections, but
+// nothing is answered) under a running server. A lookup and a push with a
+// generous deadline fail with UNAVAILABLE saying that the online store did
+// not answer in time, once serving.online_timeout has passed, not when the
+// client's deadline or the Redis client's timeouts and retries run out; the
+// message shows nothing of the Redis client's error, which the server's log
+// holds. Thawed, Redis answers the same server again.
+func TestRedisFrozen(t *testing.T) {
+	logged := &syncBuffer{}
+	env := servertest.Start(t, servertest.Options{
+		Backend:       servertest.Redis,
+		OnlineTimeout: 200 * time.Millisecond,
+		Logger:        newLogger(logged),
+	})
+	const deadline = 30 * time.Second
+	c := dial(t, env.Addr, sdk.WithTimeout(deadline))
+	query := sdk.Query{FeatureService: servertest.DriverRanking, Entities: drivers(1001)}
+	if _, err := c.GetOnlineFeatures(t.Context(), query); err != nil {
+		t.Fatalf("lookup before the freeze: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(env.Redis.Addr())
+
+	env.Redis.Freeze()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"lookup", func() error {
+			_, err := c.GetOnlineFeatures(t.Context(), query)
+			return err
+		}},
+		{"push", func() error {
+			_, err := c.Push(t.Context(), servertest.PushSource, map[string][]any{"driver_id": {1001}, "event_ts": {env.Now}, "lat": {1.0}})
+			return err
+		}},
+	}
+	for _, tt := range calls {
+		t.Run(tt.name, func(t *testing.T) {
+			began := time.Now()
+			err := tt.call()
+			took := time.Since(began)
+			t.Logf("%s answered in %v with %v", tt.name, took, err)
+			checkStatus(t, err, codes.Unavailable, "online store", "did not answer in time")
+			if msg := status.Convert(err).Message(); strings.Contains(msg, port) {
+				t.Errorf("message %q shows the Redis port %s", msg, port)
+			}
+			// Far above the bound, far below the stall this guards against
+			// (the Redis client's read timeout times its retries).
+			if took > 10*time.Second {
+				t.Errorf("%s took %v with an online_timeout of 200ms", tt.name, took)
+			}
+		})
+	}
+	if !strings.Contains(logged.String(), "keys from redis") {
+		t.Errorf("the server log does not hold the Redis error:\n%s", logged.String())
+	}
+
+	env.Redis.Thaw()
+	eventually(t, "lookups to succeed once Redis is thawed", func() bool {
+		_, err := c.GetOnlineFeatures(t.Context(), query)
+		return err == nil
+	})
+	res, err := c.GetOnlineFeatures(t.Context(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := res.Status(0, "conv_rate"); st != sdk.Present {
+		t.Errorf("conv_rate of 1001 after the thaw: %v, want %v (a frozen Redis keeps its data)", st, sdk.Present)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/online"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
+	"github.com/almanac-fs/almanac/registry"
 )
 
 // reply is the answer to a lookup, kept close to what the store returned:
@@ -150,7 +151,7 @@ func (r *reply) entity(i, j int) string {
 		}
 		v := values.Go(r.keys[k][i])
 		if str, ok := v.(string); ok {
-			v = strconv.Quote(str)
+			v = strconv.Quote(registry.Clip(str))
 		}
 		s += fmt.Sprintf("%s=%v", r.plan.keys[k].Name, v)
 	}

@@ -15,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/online"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -51,6 +52,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock for TTLs; nil means time.Now.
 	Now func() time.Time
+	// OnlineTimeout bounds each call of a lookup to Store, within the
+	// request's own deadline: a store that has not answered by then fails
+	// the lookup with UNAVAILABLE (see onlinestore.Bound; Pusher's store is
+	// its own, to be bounded by whoever makes it). 0 means 1s; a negative
+	// value, no bound.
+	OnlineTimeout time.Duration
 	// MaxEntities bounds the entity rows of one lookup; 0 means 1000.
 	MaxEntities int
 	// ReloadInterval is how often Run looks for a new registry version; 0
@@ -63,7 +70,7 @@ type Server struct {
 	almanacv1.UnimplementedFeatureServerServer
 
 	opts    Options
-	store   online.Store
+	store   online.Store // Options.Store, bounded by OnlineTimeout
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
@@ -74,6 +81,8 @@ type Server struct {
 	// refused is the last registry version reload refused, so that a broken
 	// version is counted and logged once, not at every poll.
 	refused atomic.Int64
+	// failures throttles the log of failures' causes.
+	failures failureLog
 	// logScratch is where the feature log's goroutine builds the columns
 	// of logged lookups.
 	logScratch logScratch
@@ -90,7 +99,10 @@ func New(opts Options) (*Server, error) {
 	if opts.ReloadInterval == 0 {
 		opts.ReloadInterval = 2 * time.Second
 	}
-	s := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, health: health.NewServer()}
+	if opts.OnlineTimeout == 0 {
+		opts.OnlineTimeout = time.Second
+	}
+	s := &Server{opts: opts, store: onlinestore.Bound(opts.Store, opts.OnlineTimeout), log: opts.Logger, now: opts.Now, health: health.NewServer()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/almanac-fs/almanac/drift"
 	"github.com/almanac-fs/almanac/internal/duck"
+	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/online/redis"
 	"github.com/almanac-fs/almanac/pipelines"
@@ -55,13 +56,14 @@ func profiledMain(ctx context.Context, repoDir string) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(server.Options{
-		Store:      store,
-		Registry:   registry.OpenStore(cfg.Abs(cfg.Registry), registry.StoreOptions{}),
-		Offline:    offlineStore,
-		Pusher:     &pipelines.Pusher{Online: store, Offline: offlineStore, DB: db},
-		FeatureLog: featureLog,
-		Logger:     log,
-		Registerer: reg,
+		Store:         store,
+		Registry:      registry.OpenStore(cfg.Abs(cfg.Registry), registry.StoreOptions{}),
+		Offline:       offlineStore,
+		Pusher:        &pipelines.Pusher{Online: onlinestore.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
+		FeatureLog:    featureLog,
+		Logger:        log,
+		Registerer:    reg,
+		OnlineTimeout: cfg.OnlineTimeout(),
 	})
 	if err != nil {
 		return fmt.Errorf("start profiled server: %w", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,7 +99,7 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 	offlineStore := offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{})
 	var auth *server.Auth
 	if cfg.Serving.TokensFile != "" {
-		if auth, err = readTokens(cfg.Abs(cfg.Serving.TokensFile)); err != nil {
+		if auth, err = server.ReadTokens(cfg.Abs(cfg.Serving.TokensFile)); err != nil {
 			return err
 		}
 	}
@@ -116,14 +113,15 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(server.Options{
-		Store:      store,
-		Registry:   regStore,
-		Offline:    offlineStore,
-		Pusher:     &pipelines.Pusher{Online: store, Offline: offlineStore, DB: db},
-		FeatureLog: featureLog,
-		Auth:       auth,
-		Logger:     log,
-		Registerer: reg,
+		Store:         store,
+		Registry:      regStore,
+		Offline:       offlineStore,
+		Pusher:        &pipelines.Pusher{Online: onlinestore.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
+		FeatureLog:    featureLog,
+		Auth:          auth,
+		Logger:        log,
+		Registerer:    reg,
+		OnlineTimeout: cfg.OnlineTimeout(),
 	})
 	if errors.Is(err, registry.ErrNoVersion) {
 		return fmt.Errorf("%w; run \"almanac apply\" first", err)
@@ -149,6 +147,11 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 		gl.Close()
 		return fmt.Errorf("listen for HTTP: %w", err)
 	}
+	withTLS := len(grpcOpts) > 0
+	if server.TokensInClear(gl.Addr(), auth != nil, withTLS) {
+		log.Warn("bearer tokens travel in clear text: gRPC listens beyond loopback without TLS; set serving.tls_cert and serving.tls_key",
+			"grpc", gl.Addr().String())
+	}
 	webUI := ui.New(ui.Options{Project: cfg.Project, OnlineStore: cfg.OnlineStore.Type, Served: srv.Served,
 		Registry: regStore, Offline: offlineStore})
 	hs := &http.Server{Handler: httpHandler(srv.HTTPHandler(reg), webUI, pprof), ReadHeaderTimeout: 10 * time.Second}
@@ -166,7 +169,7 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 	go func() { errc <- gs.Serve(gl) }()
 	go func() { errc <- hs.Serve(hl) }()
 	log.Info("serving", "grpc", gl.Addr().String(), "http", hl.Addr().String(), "registry_version", srv.Version(),
-		"online_store", cfg.OnlineStore.Type, "tls", len(grpcOpts) > 0, "auth", auth != nil)
+		"online_store", cfg.OnlineStore.Type, "tls", withTLS, "auth", auth != nil)
 
 	select {
 	case <-ctx.Done():
@@ -203,34 +206,4 @@ func httpHandler(ops, webUI http.Handler, pprof bool) http.Handler {
 		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 	}
 	return mux
-}
-
-// readTokens reads a tokens file: one "TOKEN SCOPE" per line, scope read or
-// write; blank lines and lines starting with # are skipped.
-func readTokens(path string) (*server.Auth, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read tokens: %w", err)
-	}
-	defer f.Close()
-	tokens := map[string]server.Scope{}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		fields := strings.Fields(text)
-		if len(fields) != 2 || (fields[1] != string(server.ScopeRead) && fields[1] != string(server.ScopeWrite)) {
-			return nil, fmt.Errorf("%s:%d: want \"TOKEN read\" or \"TOKEN write\"", path, line)
-		}
-		tokens[fields[0]] = server.Scope(fields[1])
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read tokens: %w", err)
-	}
-	if len(tokens) == 0 {
-		return nil, fmt.Errorf("%s holds no tokens", path)
-	}
-	return server.NewAuth(tokens), nil
 }

@@ -151,6 +151,27 @@ func (s *Server) Stop() {
 	s.proc = nil
 }
 
+// Freeze stops the server's process (SIGSTOP) without ending it: its port
+// still accepts connections, but nothing is answered, as with a hung Redis,
+// until Thaw. Stop and Restart thaw a frozen server.
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+
+// signal sends sig to the running server; it fails the test when there is none.
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		s.tb.Fatalf("redistest: %v: the server on %s is not running", sig, s.addr)
+		return
+	}
+	if err := s.proc.cmd.Process.Signal(sig); err != nil {
+		s.tb.Fatalf("redistest: %v: %v", sig, err)
+	}
+}
+
 // Restart starts the server again on the same port, with no data, and waits
 // until it answers PING; a running server is stopped first. It fails the test
 // if the server does not come back.
@@ -224,6 +245,8 @@ func waitReady(addr, password string, exited <-chan struct{}, waitErr <-chan err
 // stop ends the process, politely first, and waits for it.
 func (p *process) stop() {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err == nil {
+		// A frozen server acts on SIGTERM only once resumed.
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
 		select {
 		case <-p.exited:
 			return

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/almanac-fs/almanac/internal/duck"
+	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/internal/redistest"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/online"
@@ -58,6 +59,9 @@ type Options struct {
 	Dir string
 	// NoPusher leaves the server without a Pusher (Push is UNIMPLEMENTED).
 	NoPusher bool
+	// OnlineTimeout bounds each online-store call of the server and its
+	// Pusher; zero means the repository's serving.online_timeout (1s).
+	OnlineTimeout time.Duration
 	// Auth, Logger, MaxEntities and ReloadInterval are passed to server.New.
 	Auth           *server.Auth
 	Logger         *slog.Logger
@@ -184,9 +188,12 @@ func start(ctx context.Context, opts Options) (env *Env, err error) {
 	if opts.WrapStore != nil {
 		store = opts.WrapStore(store)
 	}
+	if opts.OnlineTimeout == 0 {
+		opts.OnlineTimeout = env.Config.OnlineTimeout()
+	}
 	var pusher server.Pusher
 	if !opts.NoPusher {
-		pusher = &pipelines.Pusher{Online: store, Offline: env.Offline, DB: env.DB}
+		pusher = &pipelines.Pusher{Online: onlinestore.Bound(store, opts.OnlineTimeout), Offline: env.Offline, DB: env.DB}
 	}
 	env.Metrics = prometheus.NewRegistry()
 	if opts.FeatureLog {
@@ -203,6 +210,7 @@ func start(ctx context.Context, opts Options) (env *Env, err error) {
 		Logger:         opts.Logger,
 		Registerer:     env.Metrics,
 		Now:            env.Clock.Now,
+		OnlineTimeout:  opts.OnlineTimeout,
 		MaxEntities:    opts.MaxEntities,
 		ReloadInterval: opts.ReloadInterval,
 	})

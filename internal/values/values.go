@@ -72,7 +72,7 @@ func Coerce(v *almanacv1.Value, t registry.Type) (*almanacv1.Value, error) {
 		case registry.Timestamp:
 			ts, err := time.Parse(time.RFC3339Nano, x.StringVal)
 			if err != nil {
-				return nil, fmt.Errorf("want a timestamp, got string %q, which is not RFC 3339", x.StringVal)
+				return nil, fmt.Errorf("want a timestamp, got string %q, which is not RFC 3339", registry.Clip(x.StringVal))
 			}
 			return Timestamp(ts), nil
 		}
@@ -121,7 +121,7 @@ func Describe(v *almanacv1.Value) string {
 	case nil:
 		return "null"
 	case *almanacv1.Value_StringVal:
-		return fmt.Sprintf("string %q", x.StringVal)
+		return fmt.Sprintf("string %q", registry.Clip(x.StringVal))
 	case *almanacv1.Value_Int32Val:
 		return fmt.Sprintf("int32 %d", x.Int32Val)
 	case *almanacv1.Value_Int64Val:

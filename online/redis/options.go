@@ -28,7 +28,10 @@ type Options struct {
 	DialTimeout time.Duration
 	// ReadTimeout and WriteTimeout bound each socket read and write; a
 	// context deadline, when earlier, bounds them too. Defaults: 3s and
-	// ReadTimeout.
+	// ReadTimeout. A call to a Redis that hangs (a frozen process) fails
+	// only after every attempt has timed out, about (MaxRetries+1) times
+	// ReadTimeout, unless its context ends first: callers that must answer
+	// sooner give calls a deadline (the server does, serving.online_timeout).
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	// Project names the feature repository's project; keys start with
