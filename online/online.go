@@ -227,7 +227,7 @@ var (
 	// ErrUnavailable means the backend cannot be reached; retrying later may succeed.
 	ErrUnavailable = errors.New("online: store unavailable")
 	// ErrTimeout means the backend did not answer within the time bound
-	// of a store's calls (see internal/onlinestore.Bound), as a hung server
+	// of a store's calls (see Bound), as a hung server
 	// does; it wraps ErrUnavailable.
 	ErrTimeout = fmt.Errorf("%w: no answer in time", ErrUnavailable)
 	// ErrCorrupt means a stored record cannot be decoded.

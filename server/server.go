@@ -15,7 +15,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/online"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -54,7 +53,7 @@ type Options struct {
 	Now func() time.Time
 	// OnlineTimeout bounds each call of a lookup to Store, within the
 	// request's own deadline: a store that has not answered by then fails
-	// the lookup with UNAVAILABLE (see onlinestore.Bound; Pusher's store is
+	// the lookup with UNAVAILABLE (see online.Bound; Pusher's store is
 	// its own, to be bounded by whoever makes it). 0 means 1s; a negative
 	// value, no bound.
 	OnlineTimeout time.Duration
@@ -102,7 +101,7 @@ func New(opts Options) (*Server, error) {
 	if opts.OnlineTimeout == 0 {
 		opts.OnlineTimeout = time.Second
 	}
-	s := &Server{opts: opts, store: onlinestore.Bound(opts.Store, opts.OnlineTimeout), log: opts.Logger, now: opts.Now, health: health.NewServer()}
+	s := &Server{opts: opts, store: online.Bound(opts.Store, opts.OnlineTimeout), log: opts.Logger, now: opts.Now, health: health.NewServer()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

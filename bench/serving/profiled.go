@@ -17,8 +17,8 @@ import (
 
 	"github.com/almanac-fs/almanac/drift"
 	"github.com/almanac-fs/almanac/internal/duck"
-	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/offline"
+	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/online/redis"
 	"github.com/almanac-fs/almanac/pipelines"
 	"github.com/almanac-fs/almanac/registry"
@@ -59,7 +59,7 @@ func profiledMain(ctx context.Context, repoDir string) (err error) {
 		Store:         store,
 		Registry:      registry.OpenStore(cfg.Abs(cfg.Registry), registry.StoreOptions{}),
 		Offline:       offlineStore,
-		Pusher:        &pipelines.Pusher{Online: onlinestore.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
+		Pusher:        &pipelines.Pusher{Online: online.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
 		FeatureLog:    featureLog,
 		Logger:        log,
 		Registerer:    reg,

@@ -21,6 +21,7 @@ import (
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/offline"
+	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/pipelines"
 	"github.com/almanac-fs/almanac/registry"
 	"github.com/almanac-fs/almanac/server"
@@ -116,7 +117,7 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 		Store:         store,
 		Registry:      regStore,
 		Offline:       offlineStore,
-		Pusher:        &pipelines.Pusher{Online: onlinestore.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
+		Pusher:        &pipelines.Pusher{Online: online.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
 		FeatureLog:    featureLog,
 		Auth:          auth,
 		Logger:        log,

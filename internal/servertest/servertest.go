@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/almanac-fs/almanac/internal/duck"
-	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/internal/redistest"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/online"
@@ -193,7 +192,7 @@ func start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	var pusher server.Pusher
 	if !opts.NoPusher {
-		pusher = &pipelines.Pusher{Online: onlinestore.Bound(store, opts.OnlineTimeout), Offline: env.Offline, DB: env.DB}
+		pusher = &pipelines.Pusher{Online: online.Bound(store, opts.OnlineTimeout), Offline: env.Offline, DB: env.DB}
 	}
 	env.Metrics = prometheus.NewRegistry()
 	if opts.FeatureLog {

@@ -1,4 +1,4 @@
-package onlinestore_test
+package online_test
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/online/local"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -55,7 +54,7 @@ func TestBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	hung := &hungStore{Store: inner}
-	store := onlinestore.Bound(hung, 50*time.Millisecond)
+	store := online.Bound(hung, 50*time.Millisecond)
 	t.Cleanup(func() { store.Close() })
 	view := online.View{Name: "v", Features: []registry.Field{{Name: "x", Type: registry.Type{Elem: registry.Int64}}}}
 	key := []*almanacv1.Value{{Val: &almanacv1.Value_Int64Val{Int64Val: 1}}}
@@ -117,7 +116,7 @@ func TestBound(t *testing.T) {
 			})
 		}
 	}
-	if got := onlinestore.Bound(inner, 0); got != online.Store(inner) {
+	if got := online.Bound(inner, 0); got != online.Store(inner) {
 		t.Errorf("Bound(s, 0) = %T, want s itself", got)
 	}
 }

@@ -1,25 +1,23 @@
-package onlinestore
+package online
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/almanac-fs/almanac/online"
 )
 
 // Bound returns s with each call bounded by d, within the caller's own
 // deadline: a call that d cuts short fails with an error wrapping
-// online.ErrTimeout (and so online.ErrUnavailable), so that a backend that
+// ErrTimeout (and so ErrUnavailable), so that a backend that
 // hangs fails calls after d as one that is down does. A call whose own
 // deadline comes first is left to it and fails, when it passes, as before.
 // Close is not bounded. d <= 0 returns s itself.
 //
 // The returned store reads and writes encoded rows through s's own methods
-// when s has them (online.ReadEncoded, online.WriteEncoded), and pings s
+// when s has them (ReadEncoded, WriteEncoded), and pings s
 // when s can (Ping); it is safe for concurrent use when s is.
-func Bound(s online.Store, d time.Duration) online.Store {
+func Bound(s Store, d time.Duration) Store {
 	if d <= 0 {
 		return s
 	}
@@ -28,18 +26,18 @@ func Bound(s online.Store, d time.Duration) online.Store {
 
 // bounded is a store whose calls are bounded by d.
 type bounded struct {
-	store online.Store
+	store Store
 	d     time.Duration
 }
 
 var (
-	_ online.Store         = (*bounded)(nil)
-	_ online.EncodedReader = (*bounded)(nil)
-	_ online.EncodedWriter = (*bounded)(nil)
+	_ Store         = (*bounded)(nil)
+	_ EncodedReader = (*bounded)(nil)
+	_ EncodedWriter = (*bounded)(nil)
 )
 
 // errBound is the cause of a call's context that its bound ended.
-var errBound = errors.New("onlinestore: call bound passed")
+var errBound = errors.New("online: call bound passed")
 
 // bound returns ctx bounded by b.d, or ctx itself when its own deadline
 // comes first, and the function that releases it.
@@ -51,38 +49,38 @@ func (b *bounded) bound(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // check returns err, of a call made with bctx (bound made it of ctx), marked
-// online.ErrTimeout when the bound ended the call.
+// ErrTimeout when the bound ended the call.
 func (b *bounded) check(ctx, bctx context.Context, err error) error {
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(bctx), errBound) {
-		return fmt.Errorf("%w (%v): %w", online.ErrTimeout, b.d, err)
+		return fmt.Errorf("%w (%v): %w", ErrTimeout, b.d, err)
 	}
 	return err
 }
 
-func (b *bounded) Read(ctx context.Context, lookups []online.Lookup) ([]online.Record, error) {
+func (b *bounded) Read(ctx context.Context, lookups []Lookup) ([]Record, error) {
 	bctx, cancel := b.bound(ctx)
 	defer cancel()
 	recs, err := b.store.Read(bctx, lookups)
 	return recs, b.check(ctx, bctx, err)
 }
 
-func (b *bounded) ReadEncoded(ctx context.Context, lookups []online.Lookup) ([]string, error) {
+func (b *bounded) ReadEncoded(ctx context.Context, lookups []Lookup) ([]string, error) {
 	bctx, cancel := b.bound(ctx)
 	defer cancel()
-	encoded, err := online.ReadEncoded(bctx, b.store, lookups)
+	encoded, err := ReadEncoded(bctx, b.store, lookups)
 	return encoded, b.check(ctx, bctx, err)
 }
 
-func (b *bounded) Write(ctx context.Context, view online.View, rows []online.Row) error {
+func (b *bounded) Write(ctx context.Context, view View, rows []Row) error {
 	bctx, cancel := b.bound(ctx)
 	defer cancel()
 	return b.check(ctx, bctx, b.store.Write(bctx, view, rows))
 }
 
-func (b *bounded) WriteEncoded(ctx context.Context, view online.View, rows []online.EncodedRow) error {
+func (b *bounded) WriteEncoded(ctx context.Context, view View, rows []EncodedRow) error {
 	bctx, cancel := b.bound(ctx)
 	defer cancel()
-	return b.check(ctx, bctx, online.WriteEncoded(bctx, b.store, view, rows))
+	return b.check(ctx, bctx, WriteEncoded(bctx, b.store, view, rows))
 }
 
 // Ping asks s whether its backend answers, when s can tell; otherwise it
