@@ -153,7 +153,7 @@ func readDocument(file string, doc *yaml.Node, defs *Definitions, probs *Problem
 	case KindDataset:
 		probs.add(at("kind"), "", "datasets are not defined in files; \"almanac export --dataset NAME\" records them")
 	default:
-		probs.add(at("kind"), "", "unknown kind %q%s", kind, orList(kind, definitionKinds))
+		probs.add(at("kind"), "", "unknown kind %q%s", Clip(kind), orList(kind, definitionKinds))
 	}
 }
 
