@@ -119,7 +119,7 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 		Store:      store,
 		Registry:   regStore,
 		Offline:    offlineStore,
-		Pusher:     &pipelines.Pusher{Online: store, Offline: offlineStore, DB: db},
+		Pusher:     &pipelines.Pusher{Online: store, Offline: offlineStore, DB: db, MaxFuture: cfg.MaxFuture()},
 		FeatureLog: featureLog,
 		Auth:       auth,
 		Logger:     log,
