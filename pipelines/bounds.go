@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/online"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
@@ -68,4 +69,11 @@ func (p *Pusher) checkTimes(src *registry.Source, columns map[string][]*almanacv
 		}
 	}
 	return nil
+}
+
+// eventTimeOutOfRange is the SQL condition of rows whose event time, the
+// TIMESTAMPTZ column ts, lies outside [registry.MinTime, registry.MaxTime):
+// materialization drops them, as it drops rows without a key.
+func eventTimeOutOfRange(ts string) string {
+	return fmt.Sprintf("NOT (epoch_ms(%[1]s) >= %[2]d AND epoch_ms(%[1]s) < %[3]d)", duck.Ident(ts), registry.MinTime.UnixMilli(), registry.MaxTime.UnixMilli())
 }

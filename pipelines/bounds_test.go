@@ -13,6 +13,7 @@ import (
 	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/online/local"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
+	"github.com/almanac-fs/almanac/registry"
 )
 
 const boundsRepo = `
@@ -128,5 +129,39 @@ func TestPushRejectsTimestampsOutOfRange(t *testing.T) {
 	}
 	if rec := onlineRecord(t, m, store, "live_stats", 1); !rec.EventTime.Equal(now.Add(10 * time.Minute)) {
 		t.Errorf("online record at %v, want the push at now + max_future", rec.EventTime)
+	}
+}
+
+// TestMaterializeDropsRowsOutOfRange checks that source rows whose event
+// time is before 1900 are dropped and counted like rows without a key,
+// instead of failing the online write on every run.
+func TestMaterializeDropsRowsOutOfRange(t *testing.T) {
+	dir := writeRepo(t, dropRepo, map[string]string{"data/trips.parquet": `SELECT * FROM (VALUES
+  (1, 1::BIGINT, 'paris', 1, TIMESTAMPTZ '0001-01-01 00:00:00+00', 1.0::DOUBLE),
+  (2, 2, 'paris', 1, TIMESTAMPTZ '1899-12-31 23:59:59+00', 2.0),
+  (3, 3, 'paris', 1, TIMESTAMPTZ '1900-01-01 00:00:00+00', 3.0),
+  (4, 4, 'paris', 1, TIMESTAMPTZ '2024-05-01 10:00:00+00', 4.0)
+) AS t(n, driver_id, city, zone_id, event_ts, fare)`})
+	m := newMaterializer(t, dir, filepath.Join(t.TempDir(), "offline"))
+	store, err := local.New(local.DefaultOptions(filepath.Join(t.TempDir(), "online.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	m.Online = store
+	end := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	for run := range 2 {
+		results, err := m.RunIncremental(t.Context(), []*registry.FeatureView{m.Defs.View("by_driver")}, end)
+		if err != nil {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+		if run == 0 && (len(results) != 1 || results[0].RowsWritten != 2 || results[0].RowsDropped != 2) {
+			t.Fatalf("results %+v, want 2 rows written and 2 dropped", results)
+		}
+	}
+	for driver, want := range map[int64]bool{1: false, 2: false, 3: true, 4: true} {
+		if got := onlineRecord(t, m, store, "by_driver", driver).Found; got != want {
+			t.Errorf("driver %d found online: %v, want %v", driver, got, want)
+		}
 	}
 }
