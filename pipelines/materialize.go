@@ -234,7 +234,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 		nullCheck = append(nullCheck, duck.Ident(k.Name)+" IS NULL")
 	}
 	sel = append(sel, fmt.Sprintf("CAST(%s AS TIMESTAMPTZ) AS %[1]s", duck.Ident(ts)))
-	nullCheck = append(nullCheck, duck.Ident(ts)+" IS NULL")
+	nullCheck = append(nullCheck, duck.Ident(ts)+" IS NULL", eventTimeOutOfRange(ts))
 	if created != "" {
 		sel = append(sel, fmt.Sprintf("CAST(%s AS TIMESTAMPTZ) AS %[1]s", duck.Ident(created)))
 	}
@@ -250,7 +250,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+rowsTable)
 	dropped, err := conn.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s", rowsTable, strings.Join(nullCheck, " OR ")))
 	if err != nil {
-		return res, fmt.Errorf("feature view %q: drop rows without keys: %w", v.Name, err)
+		return res, fmt.Errorf("feature view %q: drop rows without keys or with event times out of range: %w", v.Name, err)
 	}
 	if res.RowsDropped, err = dropped.RowsAffected(); err != nil {
 		return res, err

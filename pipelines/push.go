@@ -31,6 +31,11 @@ type Pusher struct {
 	Online  online.Store
 	Offline *offline.Store
 	DB      *duck.DB
+	// MaxFuture is how far past Now a pushed event time may be
+	// (push.max_future); zero means that setting's default.
+	MaxFuture time.Duration
+	// Now is the clock event times are checked against; nil means time.Now.
+	Now func() time.Time
 
 	seq atomic.Int64 // names the working tables of concurrent pushes
 }
@@ -64,6 +69,9 @@ func (p *Pusher) Push(ctx context.Context, defs *registry.Definitions, source st
 	}
 	rows, err := checkColumns(src, views, defs, columns)
 	if err != nil {
+		return 0, err
+	}
+	if err := p.checkTimes(src, columns); err != nil {
 		return 0, err
 	}
 	if rows == 0 {

@@ -19,7 +19,7 @@ var ErrExists = errors.New("registry: already exists")
 // the same name is replaced only when overwrite is set.
 func RecordDataset(ctx context.Context, s *Store, ds *Dataset, overwrite bool) (*almanacv1.Registry, error) {
 	if !ValidName(ds.Name) {
-		return nil, fmt.Errorf("dataset name %q must match [a-z_][a-z0-9_]*; try %q", ds.Name, SuggestName(ds.Name))
+		return nil, fmt.Errorf("dataset %s", NameProblem(ds.Name))
 	}
 	return s.Update(ctx, func(cur *almanacv1.Registry) (*almanacv1.Registry, string, error) {
 		if cur == nil {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ func (d *decoder) problem(pos Pos, format string, args ...any) {
 func (d *decoder) start(label string, raw any, name func() string) {
 	d.object = label
 	if n := child(d.doc, "name"); n != nil && n.Value != "" {
-		d.object = fmt.Sprintf("%s %q", label, n.Value)
+		d.object = fmt.Sprintf("%s %q", label, Clip(n.Value))
 	}
 	decodeStrict(d.file, d.doc, raw, d.object, d.probs)
 	n := name()
@@ -38,7 +39,7 @@ func (d *decoder) start(label string, raw any, name func() string) {
 	case n == "":
 		d.problem(d.at(), "name is required; add \"name:\" with a name such as %q", "my_"+strings.ReplaceAll(label, " ", "_"))
 	case !ValidName(n):
-		d.problem(d.at("name"), "name %q must match [a-z_][a-z0-9_]*; try %q", n, SuggestName(n))
+		d.problem(d.at("name"), "%s", NameProblem(n))
 	}
 }
 
@@ -52,15 +53,15 @@ func (d *decoder) fields(path string, raw []rawField, what string, check func(Ty
 		case r.Name == "":
 			d.problem(d.at(path, idx), "%s %d has no name; add \"name:\"", what, i+1)
 		case !ValidName(r.Name):
-			d.problem(d.at(path, idx, "name"), "%s name %q must match [a-z_][a-z0-9_]*; try %q", what, r.Name, SuggestName(r.Name))
+			d.problem(d.at(path, idx, "name"), "%s %s", what, NameProblem(r.Name))
 		case seen[r.Name]:
 			d.problem(d.at(path, idx, "name"), "%s %q is listed twice; remove or rename one", what, r.Name)
 		}
 		seen[r.Name] = true
-		t, ok := d.typ(d.at(path, idx, "type"), fmt.Sprintf("%s %q", what, r.Name), r.Type)
+		t, ok := d.typ(d.at(path, idx, "type"), fmt.Sprintf("%s %q", what, Clip(r.Name)), r.Type)
 		if ok && check != nil {
 			if msg := check(t); msg != "" {
-				d.problem(d.at(path, idx, "type"), "%s %q: %s", what, r.Name, msg)
+				d.problem(d.at(path, idx, "type"), "%s %q: %s", what, Clip(r.Name), msg)
 			}
 		}
 		out = append(out, Field{Name: r.Name, Type: t, Description: strings.TrimSpace(r.Description), Tags: r.Tags})
@@ -75,7 +76,7 @@ func (d *decoder) typ(pos Pos, what, name string) (Type, bool) {
 	}
 	t, err := ParseType(name)
 	if err != nil {
-		d.problem(pos, "%s: unknown type %q%s", what, name, orList(name, TypeNames()))
+		d.problem(pos, "%s: unknown type %q%s", what, Clip(name), orList(name, TypeNames()))
 		return Type{}, false
 	}
 	return t, true
@@ -114,7 +115,7 @@ func (d *decoder) source(r *rawSource) *Source {
 	case "":
 		d.problem(d.at(), "format is required; add \"format:\" with one of %s", strings.Join(formats, ", "))
 	default:
-		d.problem(d.at("format"), "unknown format %q%s", r.Format, orList(r.Format, formats))
+		d.problem(d.at("format"), "unknown format %q%s", Clip(r.Format), orList(r.Format, formats))
 	}
 	if r.TimestampField == "" {
 		d.problem(d.at(), "timestamp_field is required; add \"timestamp_field:\" naming the event-time column")
@@ -123,7 +124,7 @@ func (d *decoder) source(r *rawSource) *Source {
 	if len(schema) > 0 {
 		for _, col := range []string{r.TimestampField, r.CreatedTimestampField} {
 			if col != "" && !hasField(schema, col) {
-				d.problem(d.at("schema"), "schema has no column %q; add it with type timestamp", col)
+				d.problem(d.at("schema"), "schema has no column %q; add it with type timestamp", Clip(col))
 			}
 		}
 	}
@@ -131,6 +132,11 @@ func (d *decoder) source(r *rawSource) *Source {
 		CreatedTimestampField: r.CreatedTimestampField, Schema: schema, Description: strings.TrimSpace(r.Description),
 		Tags: r.Tags, Pos: d.at(), node: d.doc}
 }
+
+// maxTTL is the longest TTL of a feature view, 100 years: the stores add
+// TTLs to event times and subtract them from entity times, which must stay
+// within what they and DuckDB's intervals hold.
+const maxTTL = 36500 * 24 * time.Hour
 
 func (d *decoder) view(r *rawView) *FeatureView {
 	d.start("feature view", r, func() string { return r.Name })
@@ -143,8 +149,12 @@ func (d *decoder) view(r *rawView) *FeatureView {
 	var ttl time.Duration
 	if r.TTL != "" {
 		var err error
-		if ttl, err = ParseDuration(r.TTL); err != nil {
+		ttl, err = ParseDuration(r.TTL)
+		switch {
+		case err != nil && !errors.Is(err, errTooLong):
 			d.problem(d.at("ttl"), "ttl: %v, or remove it so values never expire", err)
+		case err != nil || ttl > maxTTL:
+			d.problem(d.at("ttl"), "ttl %s is longer than %s (100 years), the longest TTL; shorten it, or remove it so values never expire", Clip(r.TTL), FormatDuration(maxTTL))
 		}
 	}
 	if len(r.Features) == 0 {

@@ -213,7 +213,7 @@ func ParseKind(s string) (string, error) {
 	if k, ok := kindAliases[strings.ToLower(s)]; ok {
 		return k, nil
 	}
-	return "", fmt.Errorf("unknown kind %q: use entity, source, view, service or dataset", s)
+	return "", fmt.Errorf("unknown kind %q: use entity, source, view, service or dataset", Clip(s))
 }
 
 // Describe returns the object of kind called name in the form definitions
@@ -242,10 +242,10 @@ func (d *Definitions) Describe(kind, name string) (any, error) {
 			return ds, nil
 		}
 	default:
-		return nil, fmt.Errorf("unknown kind %q", kind)
+		return nil, fmt.Errorf("unknown kind %q", Clip(kind))
 	}
 	if obj == nil {
-		return nil, fmt.Errorf("%w: %s %q", ErrNotFound, kind, name)
+		return nil, fmt.Errorf("%w: %s %q", ErrNotFound, kind, Clip(name))
 	}
 	return obj.raw(), nil
 }

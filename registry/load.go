@@ -63,14 +63,9 @@ func Load(ctx context.Context, dir string, opts LoadOptions) (*Repo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read definitions %s: %w", file, err)
 		}
-		for _, doc := range parseDocuments(file, data, &probs) {
-			readDocument(file, doc, defs, &probs)
-		}
+		readFile(file, data, defs, &probs)
 	}
-	if len(probs) == 0 && len(defs.Entities)+len(defs.Sources)+len(defs.Views)+len(defs.Services) == 0 {
-		probs.add(Pos{File: ConfigFile}, "", "the repository has no definitions; add a file such as features.yaml with documents of kind %s", strings.Join(definitionKinds, ", "))
-	}
-	validate(defs, &probs)
+	checkDefinitions(defs, &probs)
 	if len(probs) == 0 && opts.Schemas != nil {
 		if err := checkSchemas(ctx, cfg, defs, opts.Schemas, &probs); err != nil {
 			return nil, err
@@ -116,6 +111,23 @@ func definitionFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
+// readFile decodes the definition documents of file, holding data, into
+// defs.
+func readFile(file string, data []byte, defs *Definitions, probs *Problems) {
+	for _, doc := range parseDocuments(file, data, probs) {
+		readDocument(file, doc, defs, probs)
+	}
+}
+
+// checkDefinitions checks that the repository defines something, when
+// nothing else is wrong, and validates what it defines.
+func checkDefinitions(defs *Definitions, probs *Problems) {
+	if len(*probs) == 0 && len(defs.Entities)+len(defs.Sources)+len(defs.Views)+len(defs.Services) == 0 {
+		probs.add(Pos{File: ConfigFile}, "", "the repository has no definitions; add a file such as features.yaml with documents of kind %s", strings.Join(definitionKinds, ", "))
+	}
+	validate(defs, probs)
+}
+
 // readDocument decodes one definition document into defs.
 func readDocument(file string, doc *yaml.Node, defs *Definitions, probs *Problems) {
 	at := func(path ...string) Pos { return Pos{File: file, Line: nodeAt(doc, path...).Line} }
@@ -153,7 +165,7 @@ func readDocument(file string, doc *yaml.Node, defs *Definitions, probs *Problem
 	case KindDataset:
 		probs.add(at("kind"), "", "datasets are not defined in files; \"almanac export --dataset NAME\" records them")
 	default:
-		probs.add(at("kind"), "", "unknown kind %q%s", kind, orList(kind, definitionKinds))
+		probs.add(at("kind"), "", "unknown kind %q%s", Clip(kind), orList(kind, definitionKinds))
 	}
 }
 

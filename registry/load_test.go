@@ -205,6 +205,21 @@ func TestLoadProblems(t *testing.T) {
 			want:  []string{`a.yaml:18: feature view "driver_stats": ttl: bad duration "-5m": write a duration such as 30m, 24h or 7d, or remove it so values never expire`},
 		},
 		{
+			name:  "ttl that wraps around",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d", "ttl: 213504d", 1)},
+			want:  []string{`a.yaml:18: feature view "driver_stats": ttl 213504d is longer than 36500d (100 years), the longest TTL; shorten it, or remove it so values never expire`},
+		},
+		{
+			name:  "ttl that turns negative",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d", "ttl: 106752d", 1)},
+			want:  []string{`a.yaml:18: feature view "driver_stats": ttl 106752d is longer than 36500d (100 years), the longest TTL; shorten it, or remove it so values never expire`},
+		},
+		{
+			name:  "ttl over 100 years",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d", "ttl: 5215w", 1)},
+			want:  []string{`a.yaml:18: feature view "driver_stats": ttl 5215w is longer than 36500d (100 years), the longest TTL; shorten it, or remove it so values never expire`},
+		},
+		{
 			name:  "duplicate feature",
 			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "name: acc_rate", "name: conv_rate", 1)},
 			want:  []string{`a.yaml:21: feature view "driver_stats": feature "conv_rate" is listed twice; remove or rename one`},
@@ -427,5 +442,119 @@ func TestLoadNoRepository(t *testing.T) {
 	_, err := Load(context.Background(), t.TempDir(), LoadOptions{})
 	if !errors.Is(err, ErrNoRepository) {
 		t.Fatalf("Load of an empty directory: %v, want ErrNoRepository", err)
+	}
+}
+
+// nameDefs holds a definition of every kind, each name a placeholder.
+const nameDefs = `kind: Entity
+name: ENTITY
+join_keys: [{name: KEY, type: int64}]
+---
+kind: Source
+name: SOURCE
+format: push
+timestamp_field: ts
+schema: [{name: KEY, type: int64}, {name: ts, type: timestamp}, {name: FEATURE, type: float64}, {name: COLUMN, type: string}]
+---
+kind: FeatureView
+name: VIEW
+entities: [ENTITY]
+source: SOURCE
+features: [{name: FEATURE, type: float64}]
+---
+kind: FeatureService
+name: SERVICE
+features: [VIEW]
+`
+
+// TestLoadNameLength checks that every kind of name is bounded: names of
+// MaxNameLength characters load, a longer one is a problem at each line
+// defining it that says the limit and quotes a bounded part of the name.
+func TestLoadNameLength(t *testing.T) {
+	placeholders := []string{"ENTITY", "KEY", "SOURCE", "COLUMN", "VIEW", "FEATURE", "SERVICE"}
+	load := func(t *testing.T, long string, length int) error {
+		var pairs []string
+		for _, p := range placeholders {
+			name := strings.ToLower(p) + "_"
+			if p == long {
+				name += strings.Repeat("n", length-len(name))
+			}
+			pairs = append(pairs, p, name)
+		}
+		dir := writeRepo(t, map[string]string{"almanac.yaml": goodConfig, "a.yaml": strings.NewReplacer(pairs...).Replace(nameDefs)})
+		_, err := Load(t.Context(), dir, LoadOptions{Getenv: func(string) string { return "" }})
+		return err
+	}
+	for _, tc := range []struct {
+		name  string
+		lines []int // where the name is defined
+	}{
+		{"ENTITY", []int{2}},
+		{"KEY", []int{3, 9}}, // the join key and the push source's column
+		{"SOURCE", []int{6}},
+		{"COLUMN", []int{9}},
+		{"VIEW", []int{12}},
+		{"FEATURE", []int{9, 15}},
+		{"SERVICE", []int{18}},
+	} {
+		t.Run(strings.ToLower(tc.name), func(t *testing.T) {
+			if err := load(t, tc.name, MaxNameLength); err != nil {
+				t.Fatalf("a name of %d characters: %v", MaxNameLength, err)
+			}
+			err := load(t, tc.name, 300)
+			probs, ok := errors.AsType[Problems](err)
+			if !ok || len(probs) != len(tc.lines) {
+				t.Fatalf("a name of 300 characters: %v; want problems at lines %v", err, tc.lines)
+			}
+			for i, p := range probs {
+				got := p.String()
+				if p.Pos.Line != tc.lines[i] || !strings.Contains(got, "is 300 characters long; names have at most 63, try") || len(got) > 400 {
+					t.Errorf("problem %q (%d bytes), want at line %d the limit, under 400 bytes", got, len(got), tc.lines[i])
+				}
+			}
+		})
+	}
+}
+
+// TestLoadQuotesBoundedInput checks that problems quote at most a bounded
+// part of what a definition says, however long it is.
+func TestLoadQuotesBoundedInput(t *testing.T) {
+	// YAML keys have at most 1024 characters; values have no limit.
+	defs := strings.NewReplacer("X", strings.Repeat("x", 5000), "K", strings.Repeat("k", 1000)).Replace(`kind: Entity
+name: driver
+join_keys: [{name: driver_id, type: X}]
+---
+kind: X
+---
+kind: Source
+name: trips
+format: X
+path: data/*.parquet
+timestamp_field: event_ts
+K: 1
+---
+kind: FeatureView
+name: stats
+entities: [X]
+source: X
+ttl: X
+features: [{name: f, type: int64}]
+monitoring: {features: {K: {psi_drift: 0.3}}}
+expect: {features: {K: {min: 0}}}
+---
+kind: FeatureService
+name: svc
+features: ["X:f", "stats:X"]
+`)
+	dir := writeRepo(t, map[string]string{"almanac.yaml": goodConfig, "a.yaml": defs})
+	_, err := Load(t.Context(), dir, LoadOptions{Getenv: func(string) string { return "" }})
+	probs, ok := errors.AsType[Problems](err)
+	if !ok || len(probs) < 10 {
+		t.Fatalf("Load: %v; want at least 10 problems", err)
+	}
+	for _, p := range probs {
+		if got := p.String(); len(got) > 400 {
+			t.Errorf("problem of %d bytes: %.300s…", len(got), got)
+		}
 	}
 }

@@ -101,12 +101,12 @@ func (d *decoder) checkMonitoring(m *Monitoring, path []string, features []strin
 	for _, name := range slices.Sorted(maps.Keys(m.Features)) {
 		p := append(slices.Clone(path), "features", name)
 		if features != nil && !slices.Contains(features, name) {
-			d.problem(d.at(p...), "monitoring of unknown feature %q%s", name, orList(name, features))
+			d.problem(d.at(p...), "monitoring of unknown feature %q%s", Clip(name), orList(name, features))
 			continue
 		}
 		if f := m.Features[name]; f != nil {
 			if len(f.Features) > 0 {
-				d.problem(d.at(p...), "monitoring of feature %q cannot have features of its own", name)
+				d.problem(d.at(p...), "monitoring of feature %q cannot have features of its own", Clip(name))
 			}
 			d.checkThresholds(f, p)
 		}
@@ -140,7 +140,7 @@ func (d *decoder) checkExpectations(e *Expectations, features []Field) {
 		at := func(field ...string) Pos { return d.at(append([]string{"expect", "features", name}, field...)...) }
 		i := slices.Index(names, name)
 		if i < 0 {
-			d.problem(at(), "expectation for unknown feature %q%s", name, orList(name, names))
+			d.problem(at(), "expectation for unknown feature %q%s", Clip(name), orList(name, names))
 			continue
 		}
 		x, t := e.Features[name], features[i].Type

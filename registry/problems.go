@@ -62,8 +62,26 @@ func (ps Problems) Err() error {
 
 var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-// ValidName reports whether s is a valid name for a project or a definition.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+// MaxNameLength is how long a name may be. Names become directory and
+// column names and parts of online-store keys, which stay short.
+const MaxNameLength = 63
+
+// ValidName reports whether s is a valid name for a project, a definition,
+// a field or a dataset: it matches [a-z_][a-z0-9_]* and has at most
+// MaxNameLength characters.
+func ValidName(s string) bool { return len(s) <= MaxNameLength && nameRE.MatchString(s) }
+
+// NameProblem says what is wrong with the name s, as in `name "x-y" must
+// match [a-z_][a-z0-9_]*; try "x_y"`, or returns "" when s is valid.
+func NameProblem(s string) string {
+	switch {
+	case len(s) > MaxNameLength:
+		return fmt.Sprintf("name %q is %d characters long; names have at most %d, try %q", Clip(s), utf8.RuneCountInString(s), MaxNameLength, SuggestName(s))
+	case !nameRE.MatchString(s):
+		return fmt.Sprintf("name %q must match [a-z_][a-z0-9_]*; try %q", s, SuggestName(s))
+	}
+	return ""
+}
 
 // SuggestName turns s into the closest valid name.
 func SuggestName(s string) string {
@@ -80,7 +98,7 @@ func SuggestName(s string) string {
 	if out == "" || (out[0] >= '0' && out[0] <= '9') {
 		out = "_" + out
 	}
-	return out
+	return out[:min(len(out), MaxNameLength)]
 }
 
 // MaxQuoted is how many bytes of an input Clip keeps: error messages quote

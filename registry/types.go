@@ -92,7 +92,7 @@ func ParseType(s string) (Type, error) {
 	if inner, ok := strings.CutPrefix(name, "list<"); ok {
 		elem, ok := strings.CutSuffix(inner, ">")
 		if !ok {
-			return Type{}, fmt.Errorf("unknown type %q", s)
+			return Type{}, fmt.Errorf("unknown type %q", Clip(s))
 		}
 		name, list = strings.TrimSpace(elem), true
 	}
@@ -101,7 +101,7 @@ func ParseType(s string) (Type, error) {
 			return Type{Elem: sc, List: list}, nil
 		}
 	}
-	return Type{}, fmt.Errorf("unknown type %q", s)
+	return Type{}, fmt.Errorf("unknown type %q", Clip(s))
 }
 
 // validJoinKeyType reports whether t can identify an entity.

@@ -29,30 +29,30 @@ func validate(defs *Definitions, probs *Problems) {
 	sourceNames := names(defs.Sources)
 	viewNames := names(defs.Views)
 	for _, v := range defs.Views {
-		obj := fmt.Sprintf("feature view %q", v.Name)
+		obj := fmt.Sprintf("feature view %q", Clip(v.Name))
 		for i, name := range v.Entities {
 			if defs.Entity(name) == nil {
-				probs.add(posIn(v.Pos, v.node, "entities", strconv.Itoa(i)), obj, "entity %q not found%s", name, orList(name, entityNames))
+				probs.add(posIn(v.Pos, v.node, "entities", strconv.Itoa(i)), obj, "entity %q not found%s", Clip(name), orList(name, entityNames))
 			}
 		}
 		if v.Source != "" && defs.Source(v.Source) == nil {
-			probs.add(posIn(v.Pos, v.node, "source"), obj, "source %q not found%s", v.Source, orList(v.Source, sourceNames))
+			probs.add(posIn(v.Pos, v.node, "source"), obj, "source %q not found%s", Clip(v.Source), orList(v.Source, sourceNames))
 		}
 		checkViewColumns(defs, v, probs)
 	}
 	for _, s := range defs.Services {
-		obj := fmt.Sprintf("feature service %q", s.Name)
+		obj := fmt.Sprintf("feature service %q", Clip(s.Name))
 		checkServiceMonitoring(defs, s, obj, probs)
 		for i, ref := range s.Features {
 			pos := posIn(s.Pos, s.node, "features", strconv.Itoa(i))
 			v := defs.View(ref.View)
 			if v == nil {
-				probs.add(pos, obj, "feature view %q not found%s", ref.View, orList(ref.View, viewNames))
+				probs.add(pos, obj, "feature view %q not found%s", Clip(ref.View), orList(ref.View, viewNames))
 				continue
 			}
 			for _, f := range ref.Features {
 				if _, ok := v.Feature(f); !ok {
-					probs.add(pos, obj, "feature view %q has no feature %q%s", v.Name, f, orList(f, fieldNames(v.Features)))
+					probs.add(pos, obj, "feature view %q has no feature %q%s", v.Name, Clip(f), orList(f, fieldNames(v.Features)))
 				}
 			}
 		}
@@ -63,13 +63,13 @@ func validate(defs *Definitions, probs *Problems) {
 // the timestamp, and for push sources without SQL, that the declared schema
 // holds every column the view needs.
 func checkViewColumns(defs *Definitions, v *FeatureView, probs *Problems) {
-	obj := fmt.Sprintf("feature view %q", v.Name)
+	obj := fmt.Sprintf("feature view %q", Clip(v.Name))
 	keys := viewJoinKeys(defs, v)
 	src := defs.Source(v.Source)
 	ts := defs.TimestampField(v)
 	for i, f := range v.Features {
 		if f.Name == ts || hasField(keys, f.Name) {
-			probs.add(posIn(v.Pos, v.node, "features", strconv.Itoa(i), "name"), obj, "feature %q has the name of a join key or the timestamp; rename the feature", f.Name)
+			probs.add(posIn(v.Pos, v.node, "features", strconv.Itoa(i), "name"), obj, "feature %q has the name of a join key or the timestamp; rename the feature", Clip(f.Name))
 		}
 	}
 	if src == nil || src.Format != FormatPush {
@@ -88,7 +88,7 @@ func checkViewColumns(defs *Definitions, v *FeatureView, probs *Problems) {
 
 // checkColumns compares what a view needs with the columns its input has.
 func checkColumns(v *FeatureView, keys []Field, ts string, cols []Column, input string, probs *Problems) {
-	obj := fmt.Sprintf("feature view %q", v.Name)
+	obj := fmt.Sprintf("feature view %q", Clip(v.Name))
 	byName := make(map[string]Column, len(cols))
 	colNames := make([]string, len(cols))
 	for i, c := range cols {
@@ -99,9 +99,9 @@ func checkColumns(v *FeatureView, keys []Field, ts string, cols []Column, input 
 		c, ok := byName[f.Name]
 		switch {
 		case !ok:
-			probs.add(pos, obj, "%s has no column %q for %s%s", input, f.Name, what, DidYouMean(f.Name, colNames))
+			probs.add(pos, obj, "%s has no column %q for %s%s", input, Clip(f.Name), what, DidYouMean(f.Name, colNames))
 		case f.Type.Valid() && !Convertible(c.Type, f.Type):
-			probs.add(pos, obj, "%s column %q is %s, which cannot hold %s %s; change the type or cast the column", input, f.Name, c.describe(), what, f.Type)
+			probs.add(pos, obj, "%s column %q is %s, which cannot hold %s %s; change the type or cast the column", input, Clip(f.Name), c.describe(), what, f.Type)
 		}
 	}
 	for _, k := range keys {
@@ -159,7 +159,7 @@ func checkUnique[T positioned](kind string, objs []T, probs *Problems) {
 			continue
 		}
 		if p, ok := first[o.name()]; ok {
-			probs.add(o.pos(), fmt.Sprintf("%s %q", kind, o.name()), "defined twice (first at %s); rename or remove one", p)
+			probs.add(o.pos(), fmt.Sprintf("%s %q", kind, Clip(o.name())), "defined twice (first at %s); rename or remove one", p)
 			continue
 		}
 		first[o.name()] = o.pos()
@@ -211,7 +211,7 @@ func checkServiceMonitoring(defs *Definitions, s *FeatureService, obj string, pr
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.Monitoring.Features)) {
 		if !slices.Contains(selected, key) {
-			probs.add(posIn(s.Pos, s.node, "monitoring", "features", key), obj, "monitoring of %q, which the service does not select%s", key, orList(key, selected))
+			probs.add(posIn(s.Pos, s.node, "monitoring", "features", key), obj, "monitoring of %q, which the service does not select%s", Clip(key), orList(key, selected))
 		}
 	}
 }

@@ -116,7 +116,7 @@ func checkFields(file string, n *yaml.Node, t reflect.Type, object string, probs
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i]
 			if line, dup := first[key.Value]; dup {
-				probs.add(Pos{File: file, Line: key.Line}, object, "field %q is given twice (first at line %d); remove one", key.Value, line)
+				probs.add(Pos{File: file, Line: key.Line}, object, "field %q is given twice (first at line %d); remove one", Clip(key.Value), line)
 				// Drop the repetition so that the rest of the document still decodes.
 				n.Content = append(n.Content[:i], n.Content[i+2:]...)
 				i -= 2
@@ -125,7 +125,7 @@ func checkFields(file string, n *yaml.Node, t reflect.Type, object string, probs
 			first[key.Value] = key.Line
 			ft, ok := fields[key.Value]
 			if !ok {
-				probs.add(Pos{File: file, Line: key.Line}, object, "unknown field %q%s", key.Value, orFieldList(key.Value, names))
+				probs.add(Pos{File: file, Line: key.Line}, object, "unknown field %q%s", Clip(key.Value), orFieldList(key.Value, names))
 				continue
 			}
 			checkFields(file, n.Content[i+1], ft, object, probs)

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -266,7 +267,8 @@ func TestDeadlineExceeded(t *testing.T) {
 }
 
 // TestPushErrors checks that bad pushes get INVALID_ARGUMENT naming the
-// culprit and store nothing, online or offline.
+// culprit and store nothing, online or offline: among them event times
+// before 1900, past push.max_future or beyond what DuckDB holds.
 func TestPushErrors(t *testing.T) {
 	store := &countingStore{}
 	env := servertest.Start(t, servertest.Options{
@@ -336,6 +338,36 @@ func TestPushErrors(t *testing.T) {
 			source:   servertest.PushSource,
 			cols:     map[string][]any{"driver_id": {1001, 1002}, "event_ts": {at, at}, "lat": {48.8}},
 			mentions: []string{"lengths"},
+		},
+		{
+			name:     "event in year 3000",
+			source:   servertest.PushSource,
+			cols:     map[string][]any{"driver_id": {1001, 1002}, "event_ts": {at, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}},
+			mentions: []string{`column "event_ts", row 1`, "3000-01-01T00:00:00Z", "push.max_future (1h)"},
+		},
+		{
+			name:     "event past push.max_future",
+			source:   servertest.PushSource,
+			cols:     map[string][]any{"driver_id": {1001, 1002}, "event_ts": {at, env.Now.Add(time.Hour + time.Second)}},
+			mentions: []string{`column "event_ts", row 1`, env.Now.Add(time.Hour).UTC().Format(time.RFC3339)},
+		},
+		{
+			name:     "event in year 1",
+			source:   servertest.PushSource,
+			cols:     map[string][]any{"driver_id": {1001, 1002}, "event_ts": {at, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)}},
+			mentions: []string{`column "event_ts", row 1`, "0001-01-01T00:00:00Z", "before 1900-01-01"},
+		},
+		{
+			name:     "event beyond DuckDB's range",
+			source:   servertest.PushSource,
+			cols:     map[string][]any{"driver_id": {1001, 1002}, "event_ts": {at, time.UnixMilli(math.MaxInt64)}},
+			mentions: []string{`column "event_ts", row 1`, "push.max_future"},
+		},
+		{
+			name:     "event before DuckDB's range",
+			source:   servertest.PushSource,
+			cols:     map[string][]any{"driver_id": {1001, 1002}, "event_ts": {at, time.UnixMilli(math.MinInt64)}},
+			mentions: []string{`column "event_ts", row 1`, "before 1900-01-01"},
 		},
 	}
 	for _, tt := range tests {

@@ -59,7 +59,7 @@ func profiledMain(ctx context.Context, repoDir string) (err error) {
 		Store:         store,
 		Registry:      registry.OpenStore(cfg.Abs(cfg.Registry), registry.StoreOptions{}),
 		Offline:       offlineStore,
-		Pusher:        &pipelines.Pusher{Online: online.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
+		Pusher:        &pipelines.Pusher{Online: online.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db, MaxFuture: cfg.MaxFuture()},
 		FeatureLog:    featureLog,
 		Logger:        log,
 		Registerer:    reg,

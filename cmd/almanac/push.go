@@ -125,7 +125,7 @@ func pusher(cmd *cobra.Command, cfg *registry.Config, defs *registry.Definitions
 		if err != nil {
 			return nil, nil, err
 		}
-		p := &pipelines.Pusher{Online: store, Offline: offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{}), DB: db}
+		p := &pipelines.Pusher{Online: store, Offline: offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{}), DB: db, MaxFuture: cfg.MaxFuture()}
 		return func(cols map[string][]*almanacv1.Value) (int64, error) {
 			n, err := p.Push(cmd.Context(), defs, source, cols)
 			return int64(n), err

@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 		Store:         store,
 		Registry:      regStore,
 		Offline:       offlineStore,
-		Pusher:        &pipelines.Pusher{Online: online.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db},
+		Pusher:        &pipelines.Pusher{Online: online.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db, MaxFuture: cfg.MaxFuture()},
 		FeatureLog:    featureLog,
 		Auth:          auth,
 		Logger:        log,

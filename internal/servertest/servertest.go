@@ -192,7 +192,7 @@ func start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	var pusher server.Pusher
 	if !opts.NoPusher {
-		pusher = &pipelines.Pusher{Online: online.Bound(store, opts.OnlineTimeout), Offline: env.Offline, DB: env.DB}
+		pusher = &pipelines.Pusher{Online: online.Bound(store, opts.OnlineTimeout), Offline: env.Offline, DB: env.DB, MaxFuture: env.Config.MaxFuture(), Now: env.Clock.Now}
 	}
 	env.Metrics = prometheus.NewRegistry()
 	if opts.FeatureLog {
