@@ -3,6 +3,7 @@ package offline
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -92,8 +94,11 @@ const rowGroupBytes = 4 << 20
 // Rows are streamed to a hidden file (.part-....parquet.tmp) that is
 // fsynced and renamed into place when it rotates, so every file under its
 // final name is complete Parquet; a crash loses at most the rows of the
-// files not yet rotated and may leave hidden .tmp files, which readers
-// ignore. It is safe for concurrent use.
+// files not yet rotated. The hidden files a crash leaves, which readers
+// ignore, are removed when a log next starts on the directory: a log
+// holds a lock on each hidden file it writes, so that those of a live log,
+// in another process, are told apart and kept. It is safe for concurrent
+// use.
 type FeatureLog struct {
 	dir     string
 	opts    LogOptions
@@ -179,10 +184,11 @@ func (l *FeatureLog) Close() error {
 	return l.err
 }
 
-// run writes the queued lookups until Close, rotating files as they fill
-// up or age.
+// run removes the hidden files of logs that died, then writes the queued
+// lookups until Close, rotating files as they fill up or age.
 func (l *FeatureLog) run() {
 	defer close(l.done)
+	l.removeStale()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -316,7 +322,7 @@ func createLogFile(root string, e LogEntry, day time.Time, schema *parquet.Schem
 	if err := mkdirSynced(dir); err != nil {
 		return nil, fmt.Errorf("feature log of %q: %w", e.Service, err)
 	}
-	file, err := os.OpenFile(f.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	file, err := createLocked(f.tmp)
 	if err != nil {
 		return nil, fmt.Errorf("feature log of %q: %w", e.Service, err)
 	}
@@ -390,18 +396,21 @@ func (f *logFile) write(columns [][]parquet.Value, rows int) error {
 }
 
 // finish completes the file: footer, fsync, rename into place, fsync of
-// the directory. On error the hidden file is removed.
+// the directory. The file is renamed before it is closed, which releases
+// its lock, so that no other log takes it for a dead log's. On error the
+// hidden file is removed.
 func (f *logFile) finish() error {
 	err := f.w.Close()
 	if err == nil {
 		err = f.file.Sync()
 	}
-	err = errors.Join(err, f.file.Close())
 	if err == nil {
 		err = os.Rename(f.tmp, filepath.Join(f.dir, f.name))
 	}
 	if err != nil {
 		os.Remove(f.tmp)
+	}
+	if err = errors.Join(err, f.file.Close()); err != nil {
 		return fmt.Errorf("write feature log of %q to %s: %w", f.service, f.tmp, err)
 	}
 	if err := fsutil.SyncDir(f.dir); err != nil {
@@ -413,8 +422,110 @@ func (f *logFile) finish() error {
 // abort gives up a file after a write error: its rows are lost, and the
 // hidden file is removed so no incomplete file is left behind.
 func (f *logFile) abort() {
-	f.file.Close()
 	os.Remove(f.tmp)
+	f.file.Close()
+}
+
+// createLocked creates the hidden file at path and takes an exclusive lock
+// on it, held until the file is closed, which tells removeStale that a
+// live log writes it. A log starting in another process may remove the
+// file between its creation and the lock; it is then created again.
+func createLocked(path string) (*os.File, error) {
+	for range 3 {
+		file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX); err != nil {
+			os.Remove(path)
+			file.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		created, err := file.Stat()
+		if err != nil {
+			os.Remove(path)
+			file.Close()
+			return nil, err
+		}
+		if named, err := os.Stat(path); err == nil && os.SameFile(created, named) {
+			return file, nil
+		}
+		file.Close()
+	}
+	return nil, fmt.Errorf("create %s: removed by another process as it was created", path)
+}
+
+// removeStale removes the hidden files that logs which died while writing
+// them left under the log's directory: files named as createLogFile names
+// them that no live log holds the lock of. Failures are logged; they cost
+// only disk space.
+func (l *FeatureLog) removeStale() {
+	removed := 0
+	filepath.WalkDir(l.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !isLogTemp(d.Name()) {
+			return nil
+		}
+		ok, err := removeUnlocked(path)
+		if err != nil && l.opts.Logger != nil {
+			l.opts.Logger.Warn("feature log: remove a file left by a log that died", "path", path, "err", err)
+		}
+		if ok {
+			removed++
+		}
+		return nil
+	})
+	if removed > 0 && l.opts.Logger != nil {
+		l.opts.Logger.Info("feature log: removed the incomplete files of logs that died", "files", removed, "dir", l.dir)
+	}
+}
+
+// isLogTemp reports whether name is that of a log file being written:
+// .part-<unix ms>-<n>.parquet.tmp.
+func isLogTemp(name string) bool {
+	mid, ok := strings.CutPrefix(name, ".part-")
+	if !ok {
+		return false
+	}
+	if mid, ok = strings.CutSuffix(mid, ".parquet.tmp"); !ok {
+		return false
+	}
+	ms, n, ok := strings.Cut(mid, "-")
+	return ok && digits(ms) && digits(n)
+}
+
+// digits reports whether s is a non-empty string of ASCII digits.
+func digits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// removeUnlocked removes the file at path unless a live log holds its
+// lock, and reports whether it did.
+func removeUnlocked(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return false, nil
+		}
+		return false, err
+	}
+	// The lock is released when f is closed. Its holder may have renamed
+	// the file into place just before: remove the path only if it still
+	// names the file locked.
+	locked, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if named, err := os.Lstat(path); err != nil || !os.SameFile(locked, named) {
+		return false, nil
+	}
+	return true, os.Remove(path)
 }
 
 // logSchema is the Parquet schema of a log file for entries with cols:

@@ -32,7 +32,8 @@ func logUntilKilled(dir string) {
 }
 
 // TestFeatureLogFilesSurviveKill kills a process while it writes the log and
-// checks that every file it left is complete Parquet that DuckDB reads.
+// checks that every file it left is complete Parquet that DuckDB reads, and
+// that the next log to start removes the hidden files it was writing.
 func TestFeatureLogFilesSurviveKill(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -71,5 +72,21 @@ func TestFeatureLogFilesSurviveKill(t *testing.T) {
 		} else if n == 0 {
 			t.Errorf("%s is empty", filepath.Base(f))
 		}
+	}
+
+	hidden := filepath.Join(dir, "logs", "ranking", "date=*", ".part-*.parquet.tmp")
+	left, err := filepath.Glob(hidden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the killed process left %d hidden files", len(left))
+	if err := Open(dir, Options{}).NewFeatureLog(LogOptions{}).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(hidden); len(left) > 0 {
+		t.Errorf("hidden files left after the next log started: %q", left)
+	}
+	if kept, _ := filepath.Glob(filepath.Join(dir, "logs", "ranking", "date=*", "*.parquet")); len(kept) != len(files) {
+		t.Errorf("%d complete files after the next log started, want the %d there were", len(kept), len(files))
 	}
 }

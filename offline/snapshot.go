@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/almanac-fs/almanac/registry"
 )
 
 // Snapshot is one committed state of a view's history: the files that hold
@@ -161,13 +163,55 @@ func readSnapshot(viewDir string, v int64) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
+	s, err := decodeSnapshot(path, data, v)
+	if err != nil {
+		return nil, err
+	}
+	s.dir = viewDir
+	return s, nil
+}
+
+// decodeSnapshot decodes data, the snapshot of version v read from path,
+// which errors name.
+func decodeSnapshot(path string, data []byte, v int64) (*Snapshot, error) {
 	s := &Snapshot{}
 	if err := json.Unmarshal(data, s); err != nil {
-		return nil, fmt.Errorf("%w: snapshot %s: %v", ErrCorrupt, path, err)
+		return nil, fmt.Errorf("%w: snapshot %s: %s", ErrCorrupt, path, clipDetail(err))
 	}
 	if s.Version != v {
 		return nil, fmt.Errorf("%w: snapshot %s holds version %d", ErrCorrupt, path, s.Version)
 	}
-	s.dir = viewDir
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("%w: snapshot %s: %v", ErrCorrupt, path, err)
+	}
 	return s, nil
+}
+
+// clipDetail bounds the message of a decoding error, which may quote a
+// value of the file whole (a time, a number too big), to its first 240
+// bytes.
+func clipDetail(err error) string {
+	s := err.Error()
+	if len(s) <= 240 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:240], "") + "…"
+}
+
+// check reports what makes a decoded snapshot unusable: a file outside the
+// view's directory, which readers would read and writers merge, a file
+// without a valid date or with a negative row count.
+func (s *Snapshot) check() error {
+	for i, f := range s.Files {
+		switch {
+		case !filepath.IsLocal(f.Path):
+			return fmt.Errorf("file %d: path %q is not inside the view's directory", i, registry.Clip(f.Path))
+		case f.Rows < 0:
+			return fmt.Errorf("file %s: %d rows", registry.Clip(f.Path), f.Rows)
+		}
+		if _, err := time.Parse(time.DateOnly, f.Date); err != nil {
+			return fmt.Errorf("file %s: date %q is not YYYY-MM-DD", registry.Clip(f.Path), registry.Clip(f.Date))
+		}
+	}
+	return nil
 }

@@ -20,11 +20,11 @@ import (
 func newExportCmd(g *globals) *cobra.Command {
 	var (
 		service, features, entities, out, dataset, tsCol, format string
-		fullNames, overwrite                                     bool
+		fullNames, force, overwrite, strict                      bool
 		head                                                     int
 	)
 	cmd := &cobra.Command{
-		Use:   "export (--service S | --features R,...) --entities FILE --out FILE",
+		Use:   "export (--service S | --features R,...) --entities FILE --out FILE [--force] [--strict]",
 		Short: "Export a point-in-time-correct training set to Parquet",
 		Long: `Join features to entity rows as of each row's event time and write the result
 as Parquet. For every entity row, in order, each feature's value comes from the
@@ -37,6 +37,16 @@ The entity file is Parquet or CSV with every join key the views need and an
 event-time column (event_timestamp, or --timestamp-column); times without a
 zone are UTC. Feature columns are named by feature; --full-names names them
 view__feature, which is required when two selected features share a name.
+
+The file is written under a hidden name beside --out and renamed into place
+when complete. An existing --out is replaced only with --force; the entity
+file itself and anything in the repository's .almanac directory, registry or
+stores never are.
+
+A feature that no entity row has a value of (every row null: its view was
+never materialized, or its history holds nothing for these keys and times)
+is named in a warning on stderr and under "unmatched_features" with -o json;
+--strict makes that an error that writes nothing.
 
 With --dataset, the export is recorded in the registry (features, entity file,
 output, row count, time range) for "almanac list datasets", with a statistics
@@ -73,11 +83,22 @@ profile of its features that "almanac drift" compares served data with.`,
 			began := time.Now()
 			outPath := absPath(out)
 			res, err := r.Export(cmd.Context(), repo.TrainingSet{FeatureService: service, Features: refs, EntityFile: entities,
-				TimestampColumn: tsCol, FullNames: fullNames, Dataset: dataset, Overwrite: overwrite}, outPath)
-			if errors.Is(err, registry.ErrExists) {
-				return fmt.Errorf("dataset %q exists; choose another name or pass --overwrite", dataset)
+				TimestampColumn: tsCol, FullNames: fullNames, Dataset: dataset, Overwrite: force || overwrite, Strict: strict}, outPath)
+			unmatched := []string{} // features without a value in any row
+			if res != nil {
+				for _, u := range res.Unmatched {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: no row has a value of %s\n", u)
+					unmatched = append(unmatched, u.Features...)
+				}
 			}
-			if err != nil {
+			switch {
+			case errors.Is(err, registry.ErrExists):
+				return fmt.Errorf("dataset %q exists; choose another name or pass --force to replace it", dataset)
+			case errors.Is(err, repo.ErrOutputExists):
+				return fmt.Errorf("--out %s exists; choose another file or pass --force to replace it", out)
+			case errors.Is(err, repo.ErrUnmatched):
+				return fmt.Errorf("--strict: %d features have no value in any row, so nothing was written", len(unmatched))
+			case err != nil:
 				return fmt.Errorf("export: %w", err)
 			}
 			w := cmd.OutOrStdout()
@@ -85,6 +106,7 @@ profile of its features that "almanac drift" compares served data with.`,
 				return output.WriteJSON(w, map[string]any{
 					"output": outPath, "rows": res.Rows, "columns": res.Columns, "features": res.Features,
 					"start": res.Start, "end": res.End, "dataset": dataset, "seconds": time.Since(began).Seconds(),
+					"unmatched_features": unmatched,
 				})
 			}
 			fmt.Fprintf(w, "Wrote %d rows x %d columns to %s in %.2fs (entity times %s .. %s).\n",
@@ -104,7 +126,9 @@ profile of its features that "almanac drift" compares served data with.`,
 	fl.StringVar(&entities, "entities", "", "entity rows: a Parquet or CSV file")
 	fl.StringVar(&out, "out", "", "Parquet file to write")
 	fl.StringVar(&dataset, "dataset", "", "record the export in the registry under this name")
-	fl.BoolVar(&overwrite, "overwrite", false, "replace a dataset of the same name")
+	fl.BoolVar(&force, "force", false, "replace an existing --out file and a dataset of the same name")
+	fl.BoolVar(&overwrite, "overwrite", false, "the same as --force (its older name)")
+	fl.BoolVar(&strict, "strict", false, "fail, writing nothing, when a feature has no value in any row")
 	fl.BoolVar(&fullNames, "full-names", false, "name feature columns view__feature")
 	fl.StringVar(&tsCol, "timestamp-column", offline.DefaultTimestampColumn, "event-time column of the entity rows")
 	fl.IntVar(&head, "head", 5, "print the first N rows of the result (text output)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -111,27 +112,31 @@ func parseEntities(rows []string, defs *registry.Definitions) (sdk.Entities, err
 	for i, row := range rows {
 		for _, pair := range strings.Split(row, ",") {
 			key, val, ok := strings.Cut(pair, "=")
-			if !ok || key == "" {
-				return nil, fmt.Errorf("--entity %q: write KEY=VALUE", row)
-			}
-			if len(out[key]) != i {
-				return nil, fmt.Errorf("--entity %q: every row must give the same keys", row)
+			switch {
+			case !ok || key == "":
+				return nil, fmt.Errorf("--entity %q: write KEY=VALUE", registry.Clip(row))
+			case len(out[key]) == i+1:
+				return nil, fmt.Errorf("--entity %q: %s is given twice", registry.Clip(row), registry.Clip(key))
+			case len(out[key]) != i:
+				return nil, fmt.Errorf("--entity %q: every row must give the same keys", registry.Clip(row))
 			}
 			v, err := parseKey(val, types[key])
 			if err != nil {
-				return nil, fmt.Errorf("--entity %q: %s: %w", row, key, err)
+				return nil, fmt.Errorf("--entity %q: %s: %w", registry.Clip(row), registry.Clip(key), err)
 			}
 			out[key] = append(out[key], v)
 		}
 	}
 	for key, col := range out {
 		if len(col) != len(rows) {
-			return nil, fmt.Errorf("join key %q is missing from some --entity rows", key)
+			return nil, fmt.Errorf("join key %q is missing from some --entity rows", registry.Clip(key))
 		}
 	}
 	return out, nil
 }
 
+// parseKey converts a join key's value to the Go value of its type t, or,
+// for keys of no known type, to an int64 if it is one and a string if not.
 func parseKey(s string, t registry.Type) (any, error) {
 	switch t.Elem {
 	case registry.String:
@@ -140,14 +145,31 @@ func parseKey(s string, t registry.Type) (any, error) {
 		return []byte(s), nil
 	case registry.Int32:
 		n, err := strconv.ParseInt(s, 10, 32)
-		return int32(n), err
+		if err != nil {
+			return nil, notInteger(s, t, err)
+		}
+		return int32(n), nil
 	case registry.Int64:
-		return strconv.ParseInt(s, 10, 64)
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, notInteger(s, t, err)
+		}
+		return n, nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, nil
 	}
 	return s, nil
+}
+
+// notInteger is the error of a value s that strconv.ParseInt refused for
+// a key of type t, quoting a bounded part of s once.
+func notInteger(s string, t registry.Type, err error) error {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		err = ne.Err
+	}
+	return fmt.Errorf("%q is not an %s: %w", registry.Clip(s), t, err)
 }
 
 func getRemote(ctx context.Context, cfg *registry.Config, rem remote, q sdk.Query) (*almanacv1.GetOnlineFeaturesResponse, error) {

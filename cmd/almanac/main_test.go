@@ -259,7 +259,7 @@ func TestMaterializeAndExport(t *testing.T) {
 		t.Fatalf("list datasets after export: %v\n%s", err, out)
 	}
 	code, _, errOut := almanac(t, "--repo", dir, "export", "--service", "trip_pricing_v1", "--entities", labels, "--out", train, "--dataset", "pricing")
-	if code != exitError || !strings.Contains(errOut, "--overwrite") {
+	if code != exitError || !strings.Contains(errOut, "--force") {
 		t.Fatalf("export to an existing dataset name: exit %d, %q", code, errOut)
 	}
 	code, _, _ = almanac(t, "--repo", dir, "export", "--entities", labels, "--out", train)

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -172,19 +173,32 @@ type TrainingSet struct {
 	// FullNames names feature columns view__feature instead of feature.
 	FullNames bool
 	// Dataset, if set, records the export in the registry under this name,
-	// with a statistics profile of its features for drift checks; a
-	// dataset of that name is replaced only with Overwrite. Only Export
-	// records datasets, since they name their file.
-	Dataset   string
+	// with a statistics profile of its features for drift checks. Only
+	// Export records datasets, since they name their file.
+	Dataset string
+	// Overwrite lets Export replace an existing output file and a dataset
+	// of the same name (the CLI's --force). Even with it, Export never
+	// writes its own entity file, nor into the repository's .almanac
+	// directory, registry or stores.
 	Overwrite bool
+	// Strict fails the export with ErrUnmatched, leaving no file and
+	// recording no dataset, when a feature has no value in any entity
+	// row (ExportResult.Unmatched).
+	Strict bool
 }
 
-// Export writes the training set ts to the Parquet file out, replacing it
-// atomically. For every entity row, in order, each feature's value comes
-// from the row of its view with the same join keys and the greatest event
-// time t with entity time - ttl <= t <= entity time; null when there is
-// none.
-func (r *Repo) Export(ctx context.Context, ts TrainingSet, out string) (*offline.ExportResult, error) {
+// Export writes the training set ts to the Parquet file out. For every
+// entity row, in order, each feature's value comes from the row of its
+// view with the same join keys and the greatest event time t with entity
+// time - ttl <= t <= entity time; null when there is none.
+//
+// The file is written beside out under a hidden name and renamed to out
+// once complete, so a failed export leaves whatever out held. Export
+// refuses, before any work, an out that is the entity file or lies in the
+// repository's .almanac directory, registry or stores (ErrOutputProtected),
+// and one that exists unless ts.Overwrite (ErrOutputExists). Features with
+// no value in any row are listed in the result's Unmatched.
+func (r *Repo) Export(ctx context.Context, ts TrainingSet, out string) (*ExportResult, error) {
 	out, err := filepath.Abs(out)
 	if err != nil {
 		return nil, err
@@ -193,6 +207,9 @@ func (r *Repo) Export(ctx context.Context, ts TrainingSet, out string) (*offline
 		if err := r.datasetFree(ts.Dataset); err != nil {
 			return nil, err
 		}
+	}
+	if err := r.checkOutput(out, ts.EntityFile, ts.Overwrite); err != nil {
+		return nil, err
 	}
 	refs, err := r.refs(ts)
 	if err != nil {
@@ -207,16 +224,38 @@ func (r *Repo) Export(ctx context.Context, ts TrainingSet, out string) (*offline
 	if ts.EntityFile == "" {
 		name = "of the Entities table"
 	}
-	res, err := r.offline.Export(ctx, r.db, offline.ExportRequest{
-		Defs: r.defs, Refs: refs, EntityPath: entities, EntityName: name, TimestampColumn: ts.TimestampColumn, OutPath: out, FullNames: ts.FullNames,
+	tmp, err := tempOutput(out)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp)
+	written, err := r.offline.Export(ctx, r.db, offline.ExportRequest{
+		Defs: r.defs, Refs: refs, EntityPath: entities, EntityName: name, TimestampColumn: ts.TimestampColumn, OutPath: tmp, FullNames: ts.FullNames,
 	})
-	if err != nil || ts.Dataset == "" {
-		return res, err
+	if err != nil {
+		return nil, err
+	}
+	res := &ExportResult{ExportResult: *written}
+	if res.Unmatched, err = r.unmatched(ctx, tmp, written); err != nil {
+		return nil, err
+	}
+	if ts.Strict && len(res.Unmatched) > 0 {
+		msgs := make([]string, len(res.Unmatched))
+		for i, u := range res.Unmatched {
+			msgs[i] = u.String()
+		}
+		return res, fmt.Errorf("%w: %s; nothing was written", ErrUnmatched, strings.Join(msgs, ", "))
+	}
+	if err := publish(tmp, out, ts.Overwrite); err != nil {
+		return nil, err
+	}
+	if ts.Dataset == "" {
+		return res, nil
 	}
 	if ts.EntityFile == "" {
 		entities = "(in memory)"
 	}
-	if err := r.record(ctx, ts, res, entities, out); err != nil {
+	if err := r.record(ctx, ts, written, entities, out); err != nil {
 		return res, fmt.Errorf("the training set is in %s, but: %w", out, err)
 	}
 	return res, nil
@@ -225,7 +264,7 @@ func (r *Repo) Export(ctx context.Context, ts TrainingSet, out string) (*offline
 // Read returns the training set ts as an Arrow table, which the caller
 // releases. The join runs in DuckDB as Export's does, spilling to disk when
 // it must; the table it returns is held in memory.
-func (r *Repo) Read(ctx context.Context, ts TrainingSet) (arrow.Table, *offline.ExportResult, error) {
+func (r *Repo) Read(ctx context.Context, ts TrainingSet) (arrow.Table, *ExportResult, error) {
 	if ts.Dataset != "" {
 		return nil, nil, errors.New("read: a dataset names its file; use Export to record one")
 	}
