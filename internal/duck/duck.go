@@ -148,6 +148,13 @@ func open(opts Options, tmp string) (*DB, error) {
 	return &DB{DB: sql.OpenDB(connector), tmp: tmp}, nil
 }
 
+// Denied reports whether err is a locked database refusing access to a
+// file, the network, an extension or a setting (see Options.Locked).
+func Denied(err error) bool {
+	e, ok := errors.AsType[*duckdb.Error](err)
+	return ok && e.Type == duckdb.ErrorTypePermission
+}
+
 // Close closes the database and removes its spill directory.
 func (db *DB) Close() error {
 	return errors.Join(db.DB.Close(), os.RemoveAll(db.tmp), closeLock(db.lock))

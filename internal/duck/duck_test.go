@@ -159,6 +159,10 @@ func TestLocked(t *testing.T) {
 		})
 	}
 
+	if _, err := Describe(t.Context(), db, "SELECT * FROM read_csv("+in(outside, "secret.csv")+")"); !Denied(err) {
+		t.Errorf("describe a read of a file outside: %v, want a refusal Denied reports", err)
+	}
+
 	for _, q := range []string{
 		"SELECT count(*) FROM read_csv(" + in(allowed, "rows.csv") + ")",
 		"SELECT count(*) FROM read_csv(" + in(root, "one.csv") + ")",
