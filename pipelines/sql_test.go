@@ -142,6 +142,20 @@ func TestStatementTimeout(t *testing.T) {
 			}
 		})
 	}
+
+	// Describing the query takes no time at all: a timeout of 1ns shows
+	// that plan's statements are bounded too.
+	t.Run("plan", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(dir, registry.ConfigFile), []byte("project: test\npipelines: {statement_timeout: 1ns}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		schemas := NewSchemas()
+		defer schemas.Close()
+		_, err := registry.Load(t.Context(), dir, registry.LoadOptions{Getenv: noEnv, Schemas: schemas})
+		if err == nil || !strings.Contains(err.Error(), "features.yaml:16: feature view \"v\": sql does not run: ") || !strings.Contains(err.Error(), "pipelines.statement_timeout (1ns)") {
+			t.Errorf("plan: %v, want a problem naming pipelines.statement_timeout (1ns)", err)
+		}
+	})
 }
 
 const csvRepo = `
