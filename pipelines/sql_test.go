@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -31,10 +32,27 @@ func lockedMaterializer(t *testing.T, dir string) *Materializer {
 	return &Materializer{Config: repo.Config, Defs: repo.Defs, Offline: store, DB: db}
 }
 
-var (
-	sqlStart = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	sqlEnd   = time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
-)
+// sqlViewRepo writes a repository with one view, v, whose conv_rate is
+// computed by sql over the source of viewErrorData.
+func sqlViewRepo(t *testing.T, sql string) string {
+	t.Helper()
+	defs := viewErrorRepo + "kind: FeatureView\nname: v\nentities: [driver]\nsource: stats\nsql: |\n  " + sql + "\nfeatures: [{name: conv_rate, type: float64}]\n"
+	return writeRepo(t, defs, map[string]string{"data/stats.parquet": viewErrorData})
+}
+
+// runs are the ways to materialize views: from their watermark, and over
+// a day that holds the rows of viewErrorData.
+var runs = []struct {
+	name string
+	run  func(context.Context, *Materializer) ([]Result, error)
+}{
+	{"incremental", func(ctx context.Context, m *Materializer) ([]Result, error) {
+		return m.RunIncremental(ctx, m.Defs.Views, time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC))
+	}},
+	{"range", func(ctx context.Context, m *Materializer) ([]Result, error) {
+		return m.Run(ctx, m.Defs.Views, time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC))
+	}},
+}
 
 // TestMaterializeViewSQL materializes views whose SQL ends in comments or a
 // semicolon, or has a WITH clause: the view's SQL is put in a subquery, so
@@ -50,24 +68,20 @@ func TestMaterializeViewSQL(t *testing.T) {
 		{name: "with clause", sql: "WITH s AS (SELECT * FROM source) SELECT driver_id, event_ts, conv_rate FROM s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defs := viewErrorRepo + "kind: FeatureView\nname: v\nentities: [driver]\nsource: stats\nsql: |\n  " + tc.sql + "\nfeatures: [{name: conv_rate, type: float64}]\n"
-			dir := writeRepo(t, defs, map[string]string{"data/stats.parquet": viewErrorData})
+			dir := sqlViewRepo(t, tc.sql)
 			schemas := NewSchemas()
 			defer schemas.Close()
 			if _, err := registry.Load(t.Context(), dir, registry.LoadOptions{Getenv: noEnv, Schemas: schemas}); err != nil {
 				t.Fatalf("plan: %v", err)
 			}
 			m := lockedMaterializer(t, dir)
-			for _, run := range []func() ([]Result, error){
-				func() ([]Result, error) { return m.RunIncremental(t.Context(), m.Defs.Views, sqlEnd) },
-				func() ([]Result, error) { return m.Run(t.Context(), m.Defs.Views, sqlStart, sqlEnd) },
-			} {
-				results, err := run()
+			for _, r := range runs {
+				results, err := r.run(t.Context(), m)
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("%s: %v", r.name, err)
 				}
 				if got := results[0].RowsWritten; got != 1 {
-					t.Errorf("wrote %d rows, want 1", got)
+					t.Errorf("%s: wrote %d rows, want 1", r.name, got)
 				}
 			}
 		})
@@ -92,15 +106,10 @@ func TestMaterializeRefusesHostileSQL(t *testing.T) {
 		{name: "read outside when run", sql: "SELECT driver_id, event_ts, conv_rate FROM source WHERE (SELECT count(*) FROM read_text('" + secret + "')) > 0", want: "Permission Error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defs := viewErrorRepo + "kind: FeatureView\nname: v\nentities: [driver]\nsource: stats\nsql: |\n  " + tc.sql + "\nfeatures: [{name: conv_rate, type: float64}]\n"
-			dir := writeRepo(t, defs, map[string]string{"data/stats.parquet": viewErrorData})
-			m := lockedMaterializer(t, dir)
-			for _, run := range []func() ([]Result, error){
-				func() ([]Result, error) { return m.RunIncremental(t.Context(), m.Defs.Views, sqlEnd) },
-				func() ([]Result, error) { return m.Run(t.Context(), m.Defs.Views, sqlStart, sqlEnd) },
-			} {
-				if _, err := run(); err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("materialize: %v, want an error containing %q", err, tc.want)
+			m := lockedMaterializer(t, sqlViewRepo(t, tc.sql))
+			for _, r := range runs {
+				if _, err := r.run(t.Context(), m); err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: %v, want an error containing %q", r.name, err, tc.want)
 				}
 			}
 			if _, err := os.Stat(owned); !errors.Is(err, fs.ErrNotExist) {
@@ -116,24 +125,15 @@ func TestMaterializeRefusesHostileSQL(t *testing.T) {
 // TestStatementTimeout runs a view whose SQL would take hours with
 // pipelines.statement_timeout at 200ms.
 func TestStatementTimeout(t *testing.T) {
-	defs := viewErrorRepo + "kind: FeatureView\nname: v\nentities: [driver]\nsource: stats\n" +
-		"sql: SELECT driver_id, event_ts, conv_rate FROM source, range(1000000000000) r WHERE r.range = -1\n" +
-		"features: [{name: conv_rate, type: float64}]\n"
-	dir := writeRepo(t, defs, map[string]string{"data/stats.parquet": viewErrorData})
+	dir := sqlViewRepo(t, "SELECT driver_id, event_ts, conv_rate FROM source, range(1000000000000) r WHERE r.range = -1")
 	if err := os.WriteFile(filepath.Join(dir, registry.ConfigFile), []byte("project: test\npipelines: {statement_timeout: 200ms}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m := lockedMaterializer(t, dir)
-	for _, tc := range []struct {
-		name string
-		run  func() ([]Result, error)
-	}{
-		{"run", func() ([]Result, error) { return m.Run(t.Context(), m.Defs.Views, sqlStart, sqlEnd) }},
-		{"incremental", func() ([]Result, error) { return m.RunIncremental(t.Context(), m.Defs.Views, sqlEnd) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
 			began := time.Now()
-			_, err := tc.run()
+			_, err := r.run(t.Context(), m)
 			if took := time.Since(began); took > 20*time.Second {
 				t.Errorf("the run took %s, want it cancelled after 200ms", took)
 			}
@@ -206,7 +206,7 @@ func TestCSVErrorsNameTheFile(t *testing.T) {
 				t.Errorf("plan: %v, want a problem containing %q", err, want)
 			}
 			m := lockedMaterializer(t, dir)
-			if _, err := m.Run(t.Context(), m.Defs.Views, sqlStart, sqlEnd); err == nil || !strings.Contains(err.Error(), want) {
+			if _, err := runs[1].run(t.Context(), m); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("materialize: %v, want an error containing %q", err, want)
 			}
 		})
