@@ -28,8 +28,8 @@ type Materializer struct {
 	Config  *registry.Config
 	Defs    *registry.Definitions
 	Offline *offline.Store
-	// DB runs the views' SQL; OpenDB opens one locked to the files that
-	// needs.
+	// DB runs the views' SQL: open it with OpenDB, which locks it to the
+	// files materializing needs.
 	DB *duck.DB
 	// Online, when set, receives the latest row of each entity of each
 	// view with online: true.

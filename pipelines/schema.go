@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/registry"
@@ -60,7 +58,7 @@ func (s *Schemas) ViewColumns(ctx context.Context, cfg *registry.Config, src *re
 // db returns the database locked to the files of src.
 func (s *Schemas) db(cfg *registry.Config, src *registry.Source) (*duck.DB, error) {
 	dirs, files := sourceFiles(cfg, src)
-	key := strings.Join(slices.Concat(dirs, []string{"\x00"}, files), "\x00")
+	key := fmt.Sprintf("%q %q", dirs, files)
 	if db := s.dbs[key]; db != nil {
 		return db, nil
 	}

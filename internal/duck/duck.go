@@ -59,12 +59,11 @@ func (o Options) settings(tmp string) ([]string, error) {
 	if !o.Locked {
 		return s, nil
 	}
+	// DuckDB ends each directory with a separator, so that allowing /data
+	// does not allow /data2, and resolves the links in what exists of it.
 	dirs, err := absAll(o.AllowedDirs)
 	if err != nil {
 		return nil, err
-	}
-	for i, d := range dirs {
-		dirs[i] = strings.TrimSuffix(d, string(filepath.Separator)) + string(filepath.Separator)
 	}
 	files, err := absAll(o.AllowedFiles)
 	if err != nil {

@@ -96,7 +96,8 @@ func TestDescribeRunsNothing(t *testing.T) {
 func TestLocked(t *testing.T) {
 	root := t.TempDir()
 	allowed, outside := filepath.Join(root, "allowed"), filepath.Join(root, "outside")
-	for _, d := range []string{allowed, outside} {
+	sibling := allowed + "2" // shares the allowed directory's name as a prefix
+	for _, d := range []string{allowed, outside, sibling} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -111,6 +112,7 @@ func TestLocked(t *testing.T) {
 	write(filepath.Join(allowed, "rows.jsonl"), `{"a": 1}`+"\n")
 	write(filepath.Join(outside, "secret.csv"), "secret\nhunter2\n")
 	write(filepath.Join(root, "one.csv"), "a\n7\n")
+	write(filepath.Join(sibling, "secret.csv"), "secret\nhunter2\n")
 	if err := os.Symlink(filepath.Join(outside, "secret.csv"), filepath.Join(allowed, "link.csv")); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +131,7 @@ func TestLocked(t *testing.T) {
 		{name: "load", stmt: "LOAD httpfs"},
 		{name: "read_csv outside", stmt: "SELECT * FROM read_csv(" + in(outside, "secret.csv") + ")"},
 		{name: "read_csv through a symlink", stmt: "SELECT * FROM read_csv(" + in(allowed, "link.csv") + ")"},
+		{name: "read_csv in a directory named like an allowed one", stmt: "SELECT * FROM read_csv(" + in(sibling, "secret.csv") + ")"},
 		{name: "read_csv with dot dot", stmt: "SELECT * FROM read_csv(" + in(allowed, "../outside/secret.csv") + ")"},
 		{name: "read_text outside", stmt: "SELECT * FROM read_text(" + in(outside, "secret.csv") + ")"},
 		{name: "read_blob outside", stmt: "SELECT * FROM read_blob(" + in(outside, "secret.csv") + ")"},
