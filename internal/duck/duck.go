@@ -265,7 +265,7 @@ func CheckQuery(ctx context.Context, q Querier, query string) (problem string, e
 	}
 	switch {
 	case parsed.Error && parsed.ErrorType == "parser":
-		return "does not parse: " + parsed.ErrorMessage + "; fix the query", nil
+		return "does not parse: " + registry.Clip(parsed.ErrorMessage) + "; fix the query", nil
 	case parsed.Error:
 		return "is not a SELECT statement; COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA, CREATE and other statements are not allowed", nil
 	case len(parsed.Statements) == 0:

@@ -58,14 +58,15 @@ func TestCheckQuery(t *testing.T) {
 		{name: "pragma", query: "PRAGMA enable_profiling", want: "is not a SELECT statement"},
 		{name: "create", query: "CREATE TABLE t AS SELECT 1", want: "is not a SELECT statement"},
 		{name: "only a comment", query: "-- nothing", want: "has no statement"},
-		{name: "syntax error", query: "SELEC 1", want: `does not parse: syntax error at or near "SELEC"`},
+		{name: "syntax error", query: "SELEC 1", want: `does not parse: syntax error at or near "SELEC"; fix the query`},
+		{name: "syntax error at a long name", query: "SELECT 1 AS a " + strings.Repeat("x", 1000), want: `does not parse: syntax error at or near "xxx`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := CheckQuery(t.Context(), db, tc.query)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (got == "") != (tc.want == "") || !strings.Contains(got, tc.want) {
+			if (got == "") != (tc.want == "") || !strings.Contains(got, tc.want) || len(got) > 2*registry.MaxQuoted+100 {
 				t.Errorf("CheckQuery(%q) = %q, want %q", tc.query, got, tc.want)
 			}
 		})
