@@ -544,10 +544,7 @@ func setupPIT(t *testing.T, c *pitCase) *pitEnv {
 			t.Fatalf("write history of view %s: %v", v.Name, err)
 		}
 	}
-	schemas, err := pipelines.NewSchemas()
-	if err != nil {
-		t.Fatal(err)
-	}
+	schemas := pipelines.NewSchemas()
 	defer schemas.Close()
 	repo, err := registry.Load(ctx, dir, registry.LoadOptions{Getenv: noEnv, Schemas: schemas})
 	if err != nil {

@@ -28,7 +28,9 @@ type Materializer struct {
 	Config  *registry.Config
 	Defs    *registry.Definitions
 	Offline *offline.Store
-	DB      *duck.DB
+	// DB runs the views' SQL: open it with OpenDB, which locks it to the
+	// files materializing needs.
+	DB *duck.DB
 	// Online, when set, receives the latest row of each entity of each
 	// view with online: true.
 	Online online.Store
@@ -166,7 +168,9 @@ func (m *Materializer) watermark(ctx context.Context, v *registry.FeatureView) (
 	}
 	var first *time.Time
 	ts := duck.Ident(m.Defs.TimestampField(v))
-	err = m.DB.QueryRowContext(ctx, fmt.Sprintf("SELECT min(CAST(%s AS TIMESTAMPTZ)) FROM (%s)", ts, q)).Scan(&first)
+	err = bounded(ctx, m.Config, func(ctx context.Context) error {
+		return m.DB.QueryRowContext(ctx, fmt.Sprintf("SELECT min(CAST(%s AS TIMESTAMPTZ)) FROM (%s)", ts, q)).Scan(&first)
+	})
 	if err != nil {
 		return time.Time{}, "", fmt.Errorf("feature view %q: find its first event: %w", v.Name, err)
 	}
@@ -183,7 +187,7 @@ func (m *Materializer) input(ctx context.Context, v *registry.FeatureView) (quer
 	if src.Format == registry.FormatPush {
 		return "", "push source: rows arrive through push", nil
 	}
-	q, err := viewQuery(m.Config, src, v)
+	q, err := viewQuery(ctx, m.DB, m.Config, src, v)
 	if errors.Is(err, registry.ErrNoData) {
 		return "", fmt.Sprintf("no files match %s", src.Path), nil
 	}
@@ -210,7 +214,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	}
 	defer conn.Close()
 
-	cols, err := duck.Describe(ctx, conn, q)
+	cols, err := describeInput(ctx, conn, m.Config, m.Defs.Source(v.Source), q)
 	if err != nil {
 		return res, fmt.Errorf("feature view %q: run its query: %w", v.Name, err)
 	}
@@ -244,7 +248,11 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	m.report(Progress{View: v.Name, Phase: PhaseComputing})
 	create := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM (SELECT %s FROM (%s)) WHERE %s IS NULL OR (%[4]s >= ? AND %[4]s < ?)",
 		rowsTable, strings.Join(sel, ", "), q, duck.Ident(ts))
-	if _, err := conn.ExecContext(ctx, create, start.UTC(), end.UTC()); err != nil {
+	err = bounded(ctx, m.Config, func(ctx context.Context) error {
+		_, err := conn.ExecContext(ctx, create, start.UTC(), end.UTC())
+		return err
+	})
+	if err != nil {
 		return res, fmt.Errorf("feature view %q: compute rows: %w", v.Name, err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+rowsTable)

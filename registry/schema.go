@@ -26,16 +26,35 @@ func (c Column) describe() string {
 type SchemaResolver interface {
 	// ViewColumns returns the columns of the rows view is computed from:
 	// the rows of src, or the result of the view's SQL over them (src's rows
-	// are the table "source"). It returns an error wrapping ErrNoData when
-	// src has no data to look at yet.
+	// are the table "source"). It returns a *SQLError, whether or not src
+	// has data, when the view's SQL is not exactly one SELECT statement, and
+	// otherwise an error wrapping ErrNoData when src has no data to look at
+	// yet.
 	ViewColumns(ctx context.Context, cfg *Config, src *Source, view *FeatureView) ([]Column, error)
 }
 
 // ErrNoData is returned by a SchemaResolver for a source without data.
 var ErrNoData = errors.New("registry: source has no data yet")
 
+// SQLError is returned by a SchemaResolver for a feature view whose sql is
+// not exactly one SELECT statement: anything else, such as a COPY, an
+// ATTACH or a second statement, could write files or change settings.
+type SQLError struct {
+	View string
+	// Problem says what is wrong and what to change, in a clause whose
+	// subject is the SQL: "has 2 statements; keep only the query, ...".
+	Problem string
+}
+
+func (e *SQLError) Error() string { return fmt.Sprintf("feature view %q: %s", e.View, e.msg()) }
+
+func (e *SQLError) msg() string {
+	return `sql must be exactly one SELECT query over the table "source" (WITH … SELECT included), but it ` + e.Problem
+}
+
 // checkSchemas checks every feature view against the columns its input
-// really has. Views over sources without data yet are not checked.
+// really has. Of views over sources without data yet, only the SQL is
+// checked.
 func checkSchemas(ctx context.Context, cfg *Config, defs *Definitions, r SchemaResolver, probs *Problems) error {
 	for _, v := range defs.Views {
 		src := defs.Source(v.Source)
@@ -43,8 +62,12 @@ func checkSchemas(ctx context.Context, cfg *Config, defs *Definitions, r SchemaR
 			continue // checked against the declared schema
 		}
 		cols, err := r.ViewColumns(ctx, cfg, src, v)
+		sqlErr, badSQL := errors.AsType[*SQLError](err)
 		switch {
 		case err == nil:
+		case badSQL:
+			probs.add(posIn(v.Pos, v.node, "sql"), fmt.Sprintf("feature view %q", v.Name), "%s", oneLine(sqlErr.msg()))
+			continue
 		case errors.Is(err, ErrNoData):
 			continue
 		case ctx.Err() != nil:

@@ -15,10 +15,7 @@ import (
 // loadRepo reads and validates the repository the command works on,
 // checking each feature view against the columns its source or SQL produces.
 func loadRepo(ctx context.Context, g *globals) (*registry.Repo, *registry.Store, error) {
-	schemas, err := pipelines.NewSchemas()
-	if err != nil {
-		return nil, nil, err
-	}
+	schemas := pipelines.NewSchemas()
 	defer schemas.Close()
 	repo, err := registry.Load(ctx, g.repoDir(), registry.LoadOptions{Schemas: schemas})
 	if err != nil {

@@ -53,10 +53,7 @@ var ErrNotApplied = errors.New("repo: nothing applied yet")
 // error wrapping registry.ErrDestructive unless allowDestructive. It returns
 // the plan applied.
 func Apply(ctx context.Context, dir string, allowDestructive bool) (*registry.Plan, error) {
-	schemas, err := pipelines.NewSchemas()
-	if err != nil {
-		return nil, err
-	}
+	schemas := pipelines.NewSchemas()
 	defer schemas.Close()
 	repo, err := registry.Load(ctx, dir, registry.LoadOptions{Schemas: schemas})
 	if err != nil {
@@ -144,7 +141,14 @@ func (r *Repo) materialize(opts MaterializeOptions, run func(*pipelines.Material
 	if err != nil {
 		return nil, err
 	}
-	m := &pipelines.Materializer{Config: r.cfg, Defs: r.defs, Offline: r.offline, DB: r.db, Strict: opts.Strict, Progress: opts.Progress}
+	// The views' SQL runs in a database of its own, locked to the files of
+	// the sources and the offline store.
+	db, err := pipelines.OpenDB(r.cfg, r.defs)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	m := &pipelines.Materializer{Config: r.cfg, Defs: r.defs, Offline: r.offline, DB: db, Strict: opts.Strict, Progress: opts.Progress}
 	if !opts.OfflineOnly {
 		if m.Online, err = onlinestore.Open(r.cfg); err != nil {
 			return nil, err
