@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,9 +96,11 @@ func resolve(defs *registry.Definitions, refs []registry.FeatureRef) ([]*selecti
 // in order, each requested feature's value from the row of its view with
 // the same join keys and the greatest event time ts such that
 // event_timestamp - ttl <= ts <= event_timestamp (no lower bound without a
-// TTL), ties on ts broken by the greatest created time; null when there is
-// none. The work runs in DuckDB, which spills to disk, so neither the entity
-// rows nor the history need to fit in memory.
+// TTL); null when there is none. Of rows tied on ts, the one with the
+// greatest created time wins (a null one loses), then the one written
+// last: of a later write, then later in the write's table
+// (Batch.OrderColumn). The work runs in DuckDB, which spills to disk, so
+// neither the entity rows nor the history need to fit in memory.
 func (s *Store) Export(ctx context.Context, db *duck.DB, req ExportRequest) (*ExportResult, error) {
 	sels, err := resolve(req.Defs, req.Refs)
 	if err != nil {
@@ -146,7 +149,7 @@ func (s *Store) Export(ctx context.Context, db *duck.DB, req ExportRequest) (*Ex
 	}
 	res.Start, res.End = minTS.Time.UTC(), maxTS.Time.UTC()
 
-	q, err := s.exportQuery(sels, entityCols, tsIdx, req.FullNames, minTS, maxTS)
+	q, err := s.exportQuery(ctx, conn, sels, entityCols, tsIdx, req.FullNames, minTS, maxTS)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +298,13 @@ func outputNames(sels []*selection, full bool, res *ExportResult) error {
 // exportQuery builds the point-in-time join: one ASOF LEFT JOIN per view,
 // over only the partitions that can hold a matching row. Entity columns are
 // read under their generated names and named back in the output.
-func (s *Store) exportQuery(sels []*selection, entityCols []registry.Column, tsIdx int, full bool, minTS, maxTS sql.NullTime) (string, error) {
+//
+// Rows of a view tied on keys and event time are told apart by its
+// history's sort key (see history): the ASOF join takes the row with the
+// greatest sort key not above the entity row's, which has the entity row's
+// time and every other field at its maximum. An entity row without a time
+// gets a key below every row's.
+func (s *Store) exportQuery(ctx context.Context, conn *sql.Conn, sels []*selection, entityCols []registry.Column, tsIdx int, full bool, minTS, maxTS sql.NullTime) (string, error) {
 	var with, joins, sel []string
 	with = append(with, fmt.Sprintf("e AS (SELECT rowid AS almanac_row, *, CAST(%s AS TIMESTAMPTZ) AS almanac_ts FROM almanac_entities)", entityCol(tsIdx)))
 	colOf := make(map[string]string, len(entityCols))
@@ -305,12 +314,12 @@ func (s *Store) exportQuery(sels []*selection, entityCols []registry.Column, tsI
 	}
 	for i, x := range sels {
 		alias := fmt.Sprintf("h%d", i)
-		hist, err := s.history(x, minTS, maxTS)
+		hist, created, err := s.history(ctx, conn, x, minTS, maxTS)
 		if err != nil {
 			return "", err
 		}
 		with = append(with, alias+" AS ("+hist+")")
-		on := []string{fmt.Sprintf("e.almanac_ts >= %s.almanac_ts", alias)}
+		on := []string{fmt.Sprintf("%s >= %s.almanac_key", entityKey(created), alias)}
 		for _, k := range x.keys {
 			on = append(on, fmt.Sprintf("e.%s = %s.%s", colOf[k.Name], alias, duck.Ident(k.Name)))
 		}
@@ -331,42 +340,58 @@ func (s *Store) exportQuery(sels []*selection, entityCols []registry.Column, tsI
 		strings.Join(with, ", "), strings.Join(sel, ", "), strings.Join(joins, " ")), nil
 }
 
+// entityKey is the sort key an entity row's time is joined by, for a
+// history with a created time or without (see history).
+func entityKey(created bool) string {
+	c, minC := "", ""
+	if created {
+		c, minC = "'created': TIMESTAMPTZ 'infinity', ", "'created': TIMESTAMPTZ '-infinity', "
+	}
+	return fmt.Sprintf("CASE WHEN e.almanac_ts IS NULL THEN {'ts': TIMESTAMPTZ '-infinity', %s'tie': CAST(-1 AS BIGINT)} ELSE {'ts': e.almanac_ts, %s'tie': CAST(%d AS BIGINT)} END",
+		minC, c, int64(math.MaxInt64))
+}
+
 // history returns the query of a view's rows that an entity row in
-// [minTS, maxTS] can match: one row per (keys, event time), the latest
-// created where the view has a created time.
-func (s *Store) history(x *selection, minTS, maxTS sql.NullTime) (string, error) {
-	cols := make([]string, 0, len(x.keys)+len(x.features)+1)
-	keyCols := make([]string, 0, len(x.keys))
+// [minTS, maxTS] can match, and whether its sort key has a created time.
+// The sort key, almanac_key, orders the rows of one key and event time as
+// the tie rule does: by created time (null first) where the view has one,
+// then by file and by position in the file (tieColumn), the winner last.
+// The files keep rows tied on keys and times in that order, and a later
+// file holds rows written later.
+func (s *Store) history(ctx context.Context, conn *sql.Conn, x *selection, minTS, maxTS sql.NullTime) (string, bool, error) {
+	cols := make([]string, 0, len(x.keys)+len(x.features)+2)
 	for _, k := range x.keys {
 		cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(k.Name), duck.TypeName(k.Type)))
-		keyCols = append(keyCols, duck.Ident(k.Name))
 	}
 	for _, f := range x.features {
 		cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(f.Name), duck.TypeName(f.Type)))
 	}
 	snap, err := s.Snapshot(x.view.Name)
 	if errors.Is(err, ErrNoData) {
-		return emptyHistory(x), nil
+		return emptyHistory(x), false, nil
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	files := s.filesFor(snap, x.view.TTL, minTS, maxTS)
 	if len(files) == 0 {
-		return emptyHistory(x), nil
+		return emptyHistory(x), false, nil
+	}
+	rows, err := positioned(ctx, conn, files)
+	if err != nil {
+		return "", false, fmt.Errorf("read history of view %q: %w", x.view.Name, err)
 	}
 	ts := duck.Ident(snap.TimestampColumn)
-	cols = append(cols, fmt.Sprintf("%s AS almanac_ts", ts))
-	q := fmt.Sprintf("SELECT %s FROM read_parquet(%s, union_by_name = true, hive_partitioning = false) WHERE %s <= %s",
-		strings.Join(cols, ", "), duck.QuoteList(files), ts, timeLiteral(maxTS.Time))
+	created := ""
+	if snap.CreatedColumn != "" {
+		created = fmt.Sprintf("'created': coalesce(%s, TIMESTAMPTZ '-infinity'), ", duck.Ident(snap.CreatedColumn))
+	}
+	cols = append(cols, fmt.Sprintf("%s AS almanac_ts", ts), fmt.Sprintf("{'ts': %s, %s'tie': %s} AS almanac_key", ts, created, duck.Ident(tieColumn)))
+	q := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s <= %s", strings.Join(cols, ", "), rows, ts, timeLiteral(maxTS.Time))
 	if x.view.TTL > 0 {
 		q += fmt.Sprintf(" AND %s >= %s", ts, timeLiteral(minTS.Time.Add(-x.view.TTL)))
 	}
-	if snap.CreatedColumn != "" {
-		q += fmt.Sprintf(" QUALIFY row_number() OVER (PARTITION BY %s, %s ORDER BY %s DESC NULLS LAST) = 1",
-			strings.Join(keyCols, ", "), ts, duck.Ident(snap.CreatedColumn))
-	}
-	return q, nil
+	return q, created != "", nil
 }
 
 // emptyHistory is a typed relation without rows, for views with no history.
@@ -378,7 +403,7 @@ func emptyHistory(x *selection) string {
 	for _, f := range x.features {
 		cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", duck.TypeName(f.Type), duck.Ident(f.Name)))
 	}
-	cols = append(cols, "CAST(NULL AS TIMESTAMPTZ) AS almanac_ts")
+	cols = append(cols, "CAST(NULL AS TIMESTAMPTZ) AS almanac_ts", "CAST(NULL AS STRUCT(ts TIMESTAMPTZ, tie BIGINT)) AS almanac_key")
 	return "SELECT " + strings.Join(cols, ", ") + " LIMIT 0"
 }
 

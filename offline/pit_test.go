@@ -30,12 +30,21 @@ import (
 //	entity NAME KEY:TYPE...        an entity and its join keys; an entity a view
 //	                               names without declaring it has the one key
 //	                               NAME_id, typed by the view's header
-//	view NAME entities=E1,E2 [ttl=1h] [created[=COL]] [ts=COL] [format=csv] [nofiles]
+//	view NAME entities=E1,E2 [ttl=1h] [created[=COL]] [ts=COL] [format=csv|push] [nofiles]
 //	  COL:TYPE ...                 the view's source rows: join keys, the event
 //	  ROW ...                      time (event_ts unless ts=), the created time
 //	                               (created_ts with a bare "created"), features
 //	                               (every other column). Without rows the source
-//	                               is an empty file; nofiles writes no file.
+//	                               is an empty file; nofiles writes no file. The
+//	                               file is data/NAME/history.FORMAT. A push
+//	                               source has no file, no rows here and no
+//	                               online store (online: false).
+//	file VIEW NAME                 another file of the view's source,
+//	  COL:TYPE ...                 data/VIEW/NAME.FORMAT (the source reads its
+//	  ROW ...                      files in path order)
+//	push VIEW                      rows pushed to the view's push source, one
+//	  COL:TYPE ...                 push per block, in order, after the other
+//	  ROW ...                      views are materialized
 //	entities [format=csv]
 //	  COL:TYPE ...                 the entity rows (types: the definition types
 //	  ROW ...                      plus timestamp_ntz, a timestamp without zone;
@@ -76,9 +85,17 @@ type pitView struct {
 	TTL      string
 	TS       string // event-time column
 	Created  string // created-time column, if any
-	Format   string // parquet or csv
+	Format   string // parquet, csv or push
 	NoFiles  bool
 	History  pitTable
+	Files    []*pitFile // more files of the source
+}
+
+// pitFile is a file of a view's source, or a push to it.
+type pitFile struct {
+	View *pitView
+	Name string // the file's name without extension; empty for a push
+	Rows pitTable
 }
 
 type pitCase struct {
@@ -89,6 +106,7 @@ type pitCase struct {
 	Features   []string // references; empty means every view
 	FullNames  bool
 	TSColumn   string
+	Pushes     []*pitFile
 	Want       *pitTable // names only in Cols
 	WantErr    string
 	// Ranges are the materialization runs, in order; none means one run
@@ -262,6 +280,29 @@ func parsePIT(data string) (*pitCase, error) {
 			_, v.NoFiles = opts["nofiles"]
 			c.Views = append(c.Views, v)
 			table = &v.History
+		case "file", "push":
+			var v *pitView
+			if len(toks) > 1 {
+				i := slices.IndexFunc(c.Views, func(v *pitView) bool { return v.Name == toks[1] })
+				if i >= 0 {
+					v = c.Views[i]
+				}
+			}
+			f := &pitFile{View: v}
+			switch {
+			case v == nil:
+				return nil, fail("%s VIEW: name a view declared before", toks[0])
+			case toks[0] == "push" && (len(toks) != 2 || v.Format != "push"):
+				return nil, fail("push VIEW: name a view with format=push")
+			case toks[0] == "push":
+				c.Pushes = append(c.Pushes, f)
+			case len(toks) != 3 || v.Format == "push":
+				return nil, fail("file VIEW NAME: name a view that is not format=push, and the file")
+			default:
+				f.Name = toks[2]
+				v.Files = append(v.Files, f)
+			}
+			table = &f.Rows
 		case "entities":
 			if err := known("format"); err != nil {
 				return nil, err
@@ -293,6 +334,11 @@ func parsePIT(data string) (*pitCase, error) {
 	}
 	if c.Rows.Cols == nil {
 		return nil, errors.New("no entities block")
+	}
+	for _, v := range c.Views {
+		if v.Format == "push" && len(v.History.Rows) > 0 {
+			return nil, fmt.Errorf("view %s: a push source's rows go in push blocks", v.Name)
+		}
 	}
 	return c, nil
 }
@@ -478,11 +524,15 @@ func (c *pitCase) definitions() (string, error) {
 		}
 	}
 	for _, v := range c.Views {
-		src := fmt.Sprintf("kind: Source\nname: %s_source\nformat: %s\npath: data/%[1]s/*.%[2]s\ntimestamp_field: %s\n", v.Name, v.Format, v.TS)
+		src := fmt.Sprintf("kind: Source\nname: %s_source\nformat: %s\n", v.Name, v.Format)
+		if v.Format != "push" {
+			src += fmt.Sprintf("path: data/%s/*.%s\n", v.Name, v.Format)
+		}
+		src += fmt.Sprintf("timestamp_field: %s\n", v.TS)
 		if v.Created != "" {
 			src += fmt.Sprintf("created_timestamp_field: %s\n", v.Created)
 		}
-		if v.Format == "csv" {
+		if v.Format != "parquet" {
 			src += "schema:\n"
 			for _, col := range v.History.Cols {
 				src += fmt.Sprintf("  - {name: %s, type: %s}\n", col.Name, col.Type)
@@ -495,6 +545,9 @@ func (c *pitCase) definitions() (string, error) {
 		view := fmt.Sprintf("kind: FeatureView\nname: %s\nentities: [%s]\nsource: %[1]s_source\n", v.Name, strings.Join(v.Entities, ", "))
 		if v.TTL != "" {
 			view += "ttl: " + v.TTL + "\n"
+		}
+		if v.Format == "push" {
+			view += "online: false\n"
 		}
 		view += "features:\n"
 		for _, f := range feats {
@@ -536,12 +589,15 @@ func setupPIT(t *testing.T, c *pitCase) *pitEnv {
 		t.Fatal(err)
 	}
 	for _, v := range c.Views {
-		if v.NoFiles {
+		if v.NoFiles || v.Format == "push" {
 			continue
 		}
-		path := filepath.Join(dir, "data", v.Name, "history."+v.Format)
-		if err := writeTable(ctx, db, &v.History, v.Format, path); err != nil {
-			t.Fatalf("write history of view %s: %v", v.Name, err)
+		files := append([]*pitFile{{View: v, Name: "history", Rows: v.History}}, v.Files...)
+		for _, f := range files {
+			path := filepath.Join(dir, "data", v.Name, f.Name+"."+v.Format)
+			if err := writeTable(ctx, db, &f.Rows, v.Format, path); err != nil {
+				t.Fatalf("write %s of view %s: %v", f.Name, v.Name, err)
+			}
 		}
 	}
 	schemas := pipelines.NewSchemas()
@@ -559,6 +615,21 @@ func setupPIT(t *testing.T, c *pitCase) *pitEnv {
 	for _, r := range ranges {
 		if _, err := m.Run(ctx, repo.Defs.Views, r.Start, r.End); err != nil {
 			t.Fatalf("materialize [%s, %s): %v", r.Start, r.End, err)
+		}
+	}
+	p := &pipelines.Pusher{Offline: store, DB: db}
+	for i, push := range c.Pushes {
+		src := push.View.Name + "_source"
+		path := filepath.Join(dir, "pushes", fmt.Sprintf("%d.parquet", i))
+		if err := writeTable(ctx, db, &push.Rows, "parquet", path); err != nil {
+			t.Fatalf("write push %d: %v", i+1, err)
+		}
+		cols, _, err := pipelines.ReadRows(ctx, db, path, repo.Defs.Source(src).Schema)
+		if err != nil {
+			t.Fatalf("read push %d: %v", i+1, err)
+		}
+		if _, err := p.Push(ctx, repo.Defs, src, cols); err != nil {
+			t.Fatalf("push %d: %v", i+1, err)
 		}
 	}
 	return &pitEnv{dir: dir, db: db, defs: repo.Defs, store: store}

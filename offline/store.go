@@ -18,6 +18,7 @@ import (
 
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/fsutil"
+	"github.com/almanac-fs/almanac/registry"
 )
 
 // Store is the offline store in one directory:
@@ -128,6 +129,17 @@ type Batch struct {
 	// SortBy are the columns rows are sorted by within a file (the join
 	// keys), before the event and created times.
 	SortBy []string
+	// OrderColumn, if set, names a BIGINT column of Table, not stored, that
+	// orders rows tied on join keys, event time and created time, the
+	// greatest last: the files keep that order, so that Export takes the
+	// last of them (see Export).
+	OrderColumn string
+	// AfterCommit, if set, is called with the next snapshot once the rows
+	// are committed, or with the current one when an append is skipped as
+	// a repeat, while writers to the view are still locked out: what it
+	// does, such as writing the rows to the online store, is then ordered
+	// as the commits are. Its error is returned; the commit stands.
+	AfterCommit func(*Snapshot) error
 	// RowsDropped and Violations are recorded with the run.
 	RowsDropped int64
 	Violations  []Violation
@@ -139,8 +151,8 @@ type Batch struct {
 // Write replaces the range [b.Start, b.End) of b.View's history with the rows
 // of b.Table and commits. Writing the same rows twice leaves the same
 // content. On error nothing is committed and the previous snapshot stays
-// current. An append with the ID of one of the latest appends commits
-// nothing and returns the current snapshot.
+// current, unless the error is b.AfterCommit's. An append with the ID of one
+// of the latest appends commits nothing and returns the current snapshot.
 func (s *Store) Write(ctx context.Context, b Batch) (*Snapshot, error) {
 	dir := s.viewDir(b.View)
 	if err := os.MkdirAll(filepath.Join(dir, snapshotDir), 0o755); err != nil {
@@ -160,7 +172,7 @@ func (s *Store) Write(ctx context.Context, b Batch) (*Snapshot, error) {
 		return nil, err
 	}
 	if b.Append && b.ID != "" && slices.Contains(cur.Appended, b.ID) {
-		return cur, nil
+		return cur, afterCommit(b, cur)
 	}
 	next := &Snapshot{Version: cur.Version + 1, TimestampColumn: b.TimestampColumn, CreatedColumn: b.CreatedColumn, dir: dir}
 	w := &writer{store: s, b: b, cur: cur, next: next, staging: filepath.Join(dir, "_staging", fmt.Sprint(next.Version))}
@@ -172,7 +184,15 @@ func (s *Store) Write(ctx context.Context, b Batch) (*Snapshot, error) {
 		return nil, fmt.Errorf("commit history of view %q: %w", b.View, err)
 	}
 	s.collect(dir, next)
-	return next, nil
+	return next, afterCommit(b, next)
+}
+
+// afterCommit calls b.AfterCommit, if set, with snap.
+func afterCommit(b Batch, snap *Snapshot) error {
+	if b.AfterCommit == nil {
+		return nil
+	}
+	return b.AfterCommit(snap)
 }
 
 // writer carries one Write through its steps.
@@ -232,6 +252,7 @@ func (w *writer) stage(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("describe rows: %w", err)
 	}
+	cols = slices.DeleteFunc(cols, func(c registry.Column) bool { return c.Name == b.OrderColumn })
 	casts := make([]string, len(cols))
 	h := fnv.New64a()
 	for i, c := range cols {
@@ -239,16 +260,20 @@ func (w *writer) stage(ctx context.Context) error {
 		fmt.Fprintf(h, "%s %s\x00", c.Name, c.DBType)
 	}
 	columns := fmt.Sprintf("%016x", h.Sum64())
-	order := make([]string, 0, len(b.SortBy)+2)
-	for _, c := range append(slices.Clone(b.SortBy), b.TimestampColumn, b.CreatedColumn) {
+	order := make([]string, 0, len(b.SortBy)+3)
+	for _, c := range append(slices.Clone(b.SortBy), b.TimestampColumn, b.CreatedColumn, tieColumn) {
 		if c != "" {
 			order = append(order, duck.Ident(c))
 		}
 	}
+	tie := "0"
+	if b.OrderColumn != "" {
+		tie = duck.Ident(b.OrderColumn)
+	}
 	ts := duck.Ident(b.TimestampColumn)
 	for _, date := range slices.Sorted(maps.Keys(w.touched)) {
-		q := fmt.Sprintf("SELECT * FROM %s WHERE %s >= TIMESTAMPTZ '%s' AND %[2]s < TIMESTAMPTZ '%[3]s' + INTERVAL 1 DAY",
-			duck.Ident(b.Table), ts, date)
+		q := fmt.Sprintf("SELECT *, %s AS %s FROM %s WHERE %s >= TIMESTAMPTZ '%s' AND %[4]s < TIMESTAMPTZ '%[5]s' + INTERVAL 1 DAY",
+			tie, duck.Ident(tieColumn), duck.Ident(b.Table), ts, date)
 		var keep []string
 		for _, f := range w.cur.Files {
 			if f.Date == date && !b.Append {
@@ -256,8 +281,12 @@ func (w *writer) stage(ctx context.Context) error {
 			}
 		}
 		if len(keep) > 0 {
-			q += fmt.Sprintf(" UNION ALL BY NAME SELECT * FROM read_parquet(%s, union_by_name = true, hive_partitioning = false) WHERE NOT (%[2]s >= %[3]s AND %[2]s < %[4]s)",
-				duck.QuoteList(keep), ts, timeLiteral(b.Start), timeLiteral(b.End))
+			kept, err := positioned(ctx, b.Conn, keep)
+			if err != nil {
+				return fmt.Errorf("read partition %s: %w", date, err)
+			}
+			q += fmt.Sprintf(" UNION ALL BY NAME SELECT * FROM (%s) WHERE NOT (%s >= %s AND %[2]s < %[4]s)",
+				kept, ts, timeLiteral(b.Start), timeLiteral(b.End))
 		}
 		rel := filepath.Join("date="+date, fmt.Sprintf("part-%010d.parquet", w.next.Version))
 		path := filepath.Join(w.staging, rel)
@@ -305,33 +334,50 @@ func (w *writer) stage(ctx context.Context) error {
 // merge merges the small files of date, the one just staged and the current
 // ones, while mergeFanIn of them are of one size tier. The merged files are
 // staged; the current ones merged are dropped from the next snapshot.
+//
+// Of rows tied on keys and times, the one of the later file wins (see
+// Export), and files are ordered by name, that is by the version of the
+// write that made them: a merged file holds rows of the versions it merged
+// and takes the version of the write that merges, so it must not hold rows
+// older than a file it leaves. A merge therefore takes the oldest file of
+// the tier and every file after it, among the small files with the staged
+// file's columns that come after the partition's last other file.
 func (w *writer) merge(ctx context.Context, date string, order []string) error {
 	type small struct {
 		path string // absolute
 		file File
 	}
 	staged := w.staged[len(w.staged)-1]
-	smalls := []small{{filepath.Join(w.staging, staged.Path), staged}}
-	for _, f := range w.cur.Files {
-		if f.Date == date && f.Columns == staged.Columns && f.Rows < smallFileRows && !w.dropped[f.Path] {
+	var smalls []small
+	for _, f := range w.cur.Files { // sorted by path: oldest first
+		switch {
+		case f.Date != date || w.dropped[f.Path]:
+		case f.Columns != staged.Columns || f.Rows >= smallFileRows:
+			smalls = nil
+		default:
 			smalls = append(smalls, small{filepath.Join(w.cur.dir, f.Path), f})
 		}
 	}
+	if staged.Rows >= smallFileRows {
+		return nil
+	}
+	smalls = append(smalls, small{filepath.Join(w.staging, staged.Path), staged})
 	for k := 1; ; k++ {
-		byTier := make(map[int][]small)
+		count := make(map[int]int)
 		for _, s := range smalls {
-			byTier[sizeTier(s.file.Rows)] = append(byTier[sizeTier(s.file.Rows)], s)
+			count[sizeTier(s.file.Rows)]++
 		}
 		tier := -1
-		for t, group := range byTier {
-			if len(group) >= mergeFanIn && (tier < 0 || t < tier) {
+		for t, n := range count {
+			if n >= mergeFanIn && (tier < 0 || t < tier) {
 				tier = t
 			}
 		}
 		if tier < 0 {
 			return nil
 		}
-		group := byTier[tier]
+		first := slices.IndexFunc(smalls, func(s small) bool { return sizeTier(s.file.Rows) == tier })
+		group := smalls[first:]
 		paths := make([]string, len(group))
 		merged := File{Path: filepath.Join("date="+date, fmt.Sprintf("part-%010d-%d.parquet", w.next.Version, k)), Date: date, Columns: staged.Columns}
 		for i, s := range group {
@@ -340,17 +386,19 @@ func (w *writer) merge(ctx context.Context, date string, order []string) error {
 				merged.Newest = s.file.Newest
 			}
 		}
+		rows, err := positioned(ctx, w.b.Conn, paths)
+		if err != nil {
+			return err
+		}
 		path := filepath.Join(w.staging, merged.Path)
-		res, err := w.b.Conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM read_parquet(%s, hive_partitioning = false) ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd)",
-			duck.QuoteList(paths), strings.Join(order, ", "), duck.Quote(path)))
+		res, err := w.b.Conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * EXCLUDE (%s) FROM (%s) ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd)",
+			duck.Ident(tieColumn), rows, strings.Join(order, ", "), duck.Quote(path)))
 		if err != nil {
 			return err
 		}
 		if merged.Rows, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		smalls = slices.DeleteFunc(smalls, func(s small) bool { return sizeTier(s.file.Rows) == tier })
-		smalls = append(smalls, small{path, merged})
 		for _, s := range group {
 			if strings.HasPrefix(s.path, w.staging) {
 				w.staged = slices.DeleteFunc(w.staged, func(f File) bool { return f.Path == s.file.Path })
@@ -361,8 +409,40 @@ func (w *writer) merge(ctx context.Context, date string, order []string) error {
 				w.dropped[s.file.Path] = true
 			}
 		}
+		smalls = append(smalls[:first:first], small{path, merged})
 		w.staged = append(w.staged, merged)
 	}
+}
+
+// tieColumn orders rows tied on join keys, event time and created time,
+// the winner last, in the queries that write and read files; it is never
+// stored. No feature can have its name.
+const tieColumn = "almanac$tie"
+
+// positioned returns a query of the rows of files, given oldest first, with
+// tieColumn numbering them by file, then by position in the file.
+func positioned(ctx context.Context, conn interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, files []string) (string, error) {
+	scan := fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = false)", duck.QuoteList(files))
+	cols, err := duck.Describe(ctx, conn, "SELECT * FROM "+scan)
+	if err != nil {
+		return "", err
+	}
+	hidden := slices.ContainsFunc(cols, func(c registry.Column) bool {
+		return strings.EqualFold(c.Name, "file_index") || strings.EqualFold(c.Name, "file_row_number")
+	})
+	if !hidden {
+		return fmt.Sprintf("SELECT *, (CAST(file_index AS BIGINT) << 40) | file_row_number AS %s FROM %s", duck.Ident(tieColumn), scan), nil
+	}
+	// A stored column hides DuckDB's virtual column of that name: number
+	// the rows of each file as a scan of it alone returns them, in order.
+	parts := make([]string, len(files))
+	for i, f := range files {
+		parts[i] = fmt.Sprintf("SELECT *, (CAST(%d AS BIGINT) << 40) | row_number() OVER () AS %s FROM read_parquet(%s, hive_partitioning = false)",
+			i, duck.Ident(tieColumn), duck.Quote(f))
+	}
+	return strings.Join(parts, " UNION ALL BY NAME "), nil
 }
 
 // batchDates returns the UTC dates of the batch's rows with the newest

@@ -658,6 +658,61 @@ func TestAppendsMergeSmallFiles(t *testing.T) {
 	}
 }
 
+// Rows tied on key and event time stay in the order they were appended, the
+// last the winner, when appends are merged and when a replacing write of
+// another range rewrites their partition: Export takes the last of them.
+// The appends are large enough for DuckDB to sort them in parallel.
+func TestTiedRowsKeepTheirOrder(t *testing.T) {
+	ts := newTestStore(t)
+	ctx := t.Context()
+	day := at("2024-05-01T00:00:00Z")
+	const keys = 20_000
+	write := func(b Batch, q string) *Snapshot {
+		t.Helper()
+		if _, err := ts.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE batch AS "+q); err != nil {
+			t.Fatal(err)
+		}
+		b.View, b.Conn, b.Table, b.TimestampColumn, b.SortBy = testView, ts.conn, "batch", "event_ts", []string{"driver_id"}
+		snap, err := ts.store.Write(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	// checkOrder counts, in each file, the rows found after a tied row of a
+	// later append.
+	checkOrder := func(what string, snap *Snapshot) {
+		t.Helper()
+		for _, path := range snap.Paths() {
+			var n int64
+			q := fmt.Sprintf(`SELECT count(*) FROM (SELECT v, lag(v) OVER (PARTITION BY driver_id, event_ts ORDER BY file_row_number) AS prev
+				FROM read_parquet(%s)) WHERE v < prev`, duck.Quote(path))
+			if err := ts.conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				t.Errorf("%s: %s holds %d rows after the tied row of a later append", what, path, n)
+			}
+		}
+	}
+	tied := timeLiteral(day.Add(time.Hour))
+	var snap *Snapshot
+	for i := range mergeFanIn {
+		snap = write(Batch{Start: day.Add(time.Hour), End: day.Add(time.Hour + time.Millisecond), Append: true},
+			fmt.Sprintf("SELECT hash(range, %d) %% %d AS driver_id, %s AS event_ts, CAST(%d AS DOUBLE) AS v FROM range(%d)", i, keys, tied, i, keys))
+	}
+	if len(snap.Files) != 1 {
+		t.Fatalf("after %d appends: %d files, want them merged into one", mergeFanIn, len(snap.Files))
+	}
+	checkOrder("merged", snap)
+	snap = write(Batch{Start: day.Add(12 * time.Hour), End: day.Add(13 * time.Hour)},
+		fmt.Sprintf("SELECT 1 AS driver_id, %s AS event_ts, CAST(99 AS DOUBLE) AS v", timeLiteral(day.Add(12*time.Hour))))
+	if got, want := snap.Rows(), int64(mergeFanIn*keys+1); got != want {
+		t.Errorf("after the replacing write: %d rows, want %d", got, want)
+	}
+	checkOrder("rewritten", snap)
+}
+
 // BenchmarkAppend reports what one append of a one-row batch costs (as
 // pushes make them) in a view that takes b.N of them, next to a baseline
 // that stages the same row and copies it to a new Parquet file of its own;

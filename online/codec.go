@@ -169,16 +169,16 @@ func appendGo(dst []byte, t registry.Type, x driver.Value) ([]byte, error) {
 
 // Replaces reports whether the encoded record rec replaces the stored encoded
 // record old by the newer-wins rule: old is missing (nil) or malformed, was
-// written for another version or schema of the view, or has an earlier event
-// time than rec. A record whose event time equals the stored one's does not
-// replace it: writing a row twice is then a no-op, and of racing writers with
-// equal event times the first to land stays, so a correction must carry a
-// later event time.
+// written for another version or schema of the view, or has an event time
+// no later than rec's. Of equal event times the record written last wins,
+// as the tie rule wants (the later push, the winner of a materialization
+// run again after its source changed); writing a row twice leaves it as it
+// was.
 func Replaces(rec, old []byte) bool {
 	if len(old) < headerSize || string(old[:schemaEnd]) != string(rec[:schemaEnd]) {
 		return true
 	}
-	return string(rec[schemaEnd:headerSize]) > string(old[schemaEnd:headerSize])
+	return string(rec[schemaEnd:headerSize]) >= string(old[schemaEnd:headerSize])
 }
 
 // kind is the Go representation of a feature's values, for allocation.

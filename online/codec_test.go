@@ -448,7 +448,7 @@ func TestReplaces(t *testing.T) {
 		{"nothing stored", rec(c, t0), nil, true},
 		{"older stored", rec(c, t0), rec(c, t0.Add(-time.Millisecond)), true},
 		{"newer stored", rec(c, t0), rec(c, t0.Add(time.Millisecond)), false},
-		{"same time stored", rec(c, t0), rec(c, t0), false},
+		{"same time stored", rec(c, t0), rec(c, t0), true},
 		{"negative times", rec(c, time.UnixMilli(-1)), rec(c, time.UnixMilli(-2)), true},
 		{"across the epoch", rec(c, time.UnixMilli(1)), rec(c, time.UnixMilli(-1)), true},
 		{"newer of another schema stored", rec(c, t0), otherRec, true},

@@ -99,12 +99,14 @@ type Record struct {
 // Store is an online store. Implementations are safe for concurrent use.
 //
 // Newer wins: a row replaces the stored record of its entity only when its
-// event time is later than the stored one, whatever the order or concurrency
-// of writes. A row whose event time equals the stored one's does not replace
-// it, so writing the same rows again is a no-op (see Replaces). Records older
-// than their view's TTL are removed by the store in time (expired records may
-// still be read until then; Status decides), and rows already older than
-// their view's TTL when written are not stored.
+// event time is not earlier than the stored one's, whatever the order or
+// concurrency of writes. Of rows with equal event times the last written
+// wins, within a Write too (see Replaces): callers write such rows in the
+// order of the tie rule, so that the online store serves the row training
+// sets take. Writing the same rows again leaves the store as it was.
+// Records older than their view's TTL are removed by the store in time
+// (expired records may still be read until then; Status decides), and rows
+// already older than their view's TTL when written are not stored.
 type Store interface {
 	// Write stores rows of view. It checks every row before storing any: a
 	// row that does not match the view is an error wrapping ErrInvalid, and

@@ -199,6 +199,12 @@ func (m *Materializer) input(ctx context.Context, v *registry.FeatureView) (quer
 
 const rowsTable = "almanac_rows"
 
+// orderColumn numbers rows in the order they come, for the tie rule: of
+// rows with the same join keys and event time, the one with the greatest
+// created time wins, then the one that came last. No feature can have its
+// name.
+const orderColumn = "almanac$order"
+
 // view materializes one view.
 func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start, end time.Time) (Result, error) {
 	began := time.Now()
@@ -246,8 +252,11 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 		sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(f.Name), duck.TypeName(f.Type)))
 	}
 	m.report(Progress{View: v.Name, Phase: PhaseComputing})
-	create := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM (SELECT %s FROM (%s)) WHERE %s IS NULL OR (%[4]s >= ? AND %[4]s < ?)",
-		rowsTable, strings.Join(sel, ", "), q, duck.Ident(ts))
+	// The rows keep the order of the query's result, numbered in
+	// orderColumn: for SQL that only selects and filters, the files' order
+	// (by path), then the order of rows within a file.
+	create := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, row_number() OVER () AS %s FROM (SELECT %s FROM (%s)) WHERE %s IS NULL OR (%[5]s >= ? AND %[5]s < ?)",
+		rowsTable, duck.Ident(orderColumn), strings.Join(sel, ", "), q, duck.Ident(ts))
 	err = bounded(ctx, m.Config, func(ctx context.Context) error {
 		_, err := conn.ExecContext(ctx, create, start.UTC(), end.UTC())
 		return err
@@ -277,7 +286,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	m.report(Progress{View: v.Name, Phase: PhaseWriting, Total: total})
 	snap, err := m.Offline.Write(ctx, offline.Batch{
 		View: v.Name, Start: start, End: end, Conn: conn, Table: rowsTable,
-		TimestampColumn: ts, CreatedColumn: created, SortBy: keyNames, RowsDropped: res.RowsDropped, Violations: res.Violations,
+		TimestampColumn: ts, CreatedColumn: created, SortBy: keyNames, OrderColumn: orderColumn, RowsDropped: res.RowsDropped, Violations: res.Violations,
 		Progress: func(rows int64) {
 			m.report(Progress{View: v.Name, Phase: PhaseWriting, Rows: min(rows, total), Total: total})
 		},
@@ -305,13 +314,16 @@ const (
 )
 
 // writeOnline writes the latest row of each entity in the rows table to the
-// online store, in batches written concurrently. The store keeps the newer
-// of what it holds and what it gets, so re-running is harmless.
+// online store, in batches written concurrently: the row with the greatest
+// event time, then created time, then order, the one export takes. The
+// store keeps the newer of what it holds and what it gets (what it gets,
+// when their event times are equal), so re-running is harmless.
 func (m *Materializer) writeOnline(ctx context.Context, conn *sql.Conn, v *registry.FeatureView, keys []string, ts, created string) (int64, error) {
 	order := duck.Ident(ts) + " DESC"
 	if created != "" {
 		order += ", " + duck.Ident(created) + " DESC NULLS LAST"
 	}
+	order += ", " + duck.Ident(orderColumn) + " DESC"
 	part := make([]string, len(keys))
 	for i, k := range keys {
 		part[i] = duck.Ident(k)

@@ -49,6 +49,13 @@ type Pusher struct {
 // skips an append of rows it appended lately (they are named by a hash of
 // their content), and the online store's newer-wins makes the retry
 // harmless there. Pushing the same rows twice therefore stores them once.
+//
+// Of rows with the same join keys and event time, the later push's wins,
+// and within a push the later row's, both online and in training sets: each
+// view's rows reach the online store while its offline history is locked
+// for the push, so that pushes reach both stores in the same order. Pushing
+// rows again that a later push followed keeps their first place: they then
+// replace no online value of the same event time.
 func (p *Pusher) Push(ctx context.Context, defs *registry.Definitions, source string, columns map[string][]*almanacv1.Value) (int, error) {
 	src := defs.Source(source)
 	if src == nil {
@@ -81,16 +88,8 @@ func (p *Pusher) Push(ctx context.Context, defs *registry.Definitions, source st
 	if err != nil {
 		return 0, err
 	}
-	if err := p.appendOffline(ctx, src, views, defs, columns, rows, id); err != nil {
+	if err := p.store(ctx, src, views, defs, columns, rows, id); err != nil {
 		return 0, err
-	}
-	for _, v := range views {
-		if !v.Online {
-			continue
-		}
-		if err := p.Online.Write(ctx, online.ViewOf(v), onlineRows(v, defs, src, columns, rows)); err != nil {
-			return 0, fmt.Errorf("write pushed rows of view %q to the online store: %w", v.Name, err)
-		}
 	}
 	return rows, nil
 }
@@ -187,8 +186,10 @@ func onlineRows(v *registry.FeatureView, defs *registry.Definitions, src *regist
 	return out
 }
 
-// appendOffline appends the rows to the history of every view over src.
-func (p *Pusher) appendOffline(ctx context.Context, src *registry.Source, views []*registry.FeatureView, defs *registry.Definitions, columns map[string][]*almanacv1.Value, n int, id string) error {
+// store appends the rows to the history of every view over src and, after
+// each view's commit, writes them to the online store, for views with
+// online: true.
+func (p *Pusher) store(ctx context.Context, src *registry.Source, views []*registry.FeatureView, defs *registry.Definitions, columns map[string][]*almanacv1.Value, n int, id string) error {
 	conn, err := p.DB.Conn(ctx)
 	if err != nil {
 		return err
@@ -252,18 +253,61 @@ func (p *Pusher) appendOffline(ctx context.Context, src *registry.Source, views 
 				sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", duck.TypeName(f.Type), duck.Ident(f.Name)))
 			}
 		}
+		sel = append(sel, fmt.Sprintf("row_number() OVER () AS %s", duck.Ident(orderColumn)))
 		viewTable := fmt.Sprintf("%s_%s", table, v.Name)
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s", viewTable, strings.Join(sel, ", "), table)); err != nil {
 			return fmt.Errorf("stage pushed rows of view %q: %w", v.Name, err)
 		}
+		var onlineErr error
 		_, err := p.Offline.Write(ctx, offline.Batch{
 			View: v.Name, Start: first, End: last.Add(time.Millisecond), Append: true, ID: id, Conn: conn, Table: viewTable,
-			TimestampColumn: src.TimestampField, SortBy: sortBy,
+			TimestampColumn: src.TimestampField, SortBy: sortBy, OrderColumn: orderColumn,
+			AfterCommit: func(snap *offline.Snapshot) error {
+				if v.Online {
+					latest := len(snap.Appended) > 0 && snap.Appended[len(snap.Appended)-1] == id
+					onlineErr = p.writeOnline(ctx, v, onlineRows(v, defs, src, columns, n), !latest)
+				}
+				return onlineErr
+			},
 		})
 		conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+viewTable)
+		if onlineErr != nil {
+			return onlineErr
+		}
 		if err != nil {
 			return fmt.Errorf("append pushed rows to the history of view %q: %w", v.Name, err)
 		}
+	}
+	return nil
+}
+
+// writeOnline writes pushed rows of v to the online store. With repeated,
+// the rows repeat an append that later ones followed: only those newer than
+// the stored record of their entity are written, since of equal event
+// times the stored one came later.
+func (p *Pusher) writeOnline(ctx context.Context, v *registry.FeatureView, rows []online.Row, repeated bool) error {
+	view := online.ViewOf(v)
+	if repeated {
+		lookups := make([]online.Lookup, len(rows))
+		for i, r := range rows {
+			lookups[i] = online.Lookup{View: &view, Key: r.Key}
+		}
+		recs, err := p.Online.Read(ctx, lookups)
+		if err != nil {
+			return fmt.Errorf("read the online values of view %q that repeated pushed rows may replace: %w", v.Name, err)
+		}
+		newer := rows[:0]
+		for i, r := range rows {
+			if !recs[i].Found || r.EventTime.After(recs[i].EventTime) {
+				newer = append(newer, r)
+			}
+		}
+		if rows = newer; len(rows) == 0 {
+			return nil
+		}
+	}
+	if err := p.Online.Write(ctx, view, rows); err != nil {
+		return fmt.Errorf("write pushed rows of view %q to the online store: %w", v.Name, err)
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"NotFound", testNotFound},
 		{"NewerWinsOutOfOrder", testNewerWinsOutOfOrder},
 		{"NewerWinsWithinOneWrite", testNewerWinsWithinOneWrite},
-		{"EqualEventTimeKeepsStored", testEqualEventTime},
+		{"EqualEventTimeLastWriteWins", testEqualEventTime},
 		{"RacingWriters", testRacingWriters},
 		{"TTLStatus", testTTLStatus},
 		{"TTLExpiredRowsNotWritten", testExpiredNotWritten},
@@ -366,18 +366,29 @@ func testNewerWinsWithinOneWrite(t *testing.T, h *harness) {
 	checkRecord(t, "entity 2", recs[1], t0.Add(5*time.Second), statsValues(2, t0.Add(5*time.Second)))
 }
 
-// testEqualEventTime checks the documented tie rule: a row whose event time
-// equals the stored record's does not replace it.
+// testEqualEventTime checks the documented tie rule: of rows with equal
+// event times, the one written last wins, within one write too, whether
+// the key held a record before or not.
 func testEqualEventTime(t *testing.T, h *harness) {
 	view := statsView("stats", 0)
 	at := h.clock.Now()
 	first := statsRow(1, at)
 	second := online.Row{Key: first.Key, EventTime: at, Values: []*almanacv1.Value{f64(-1), i64(-1), str("second")}}
+	third := online.Row{Key: first.Key, EventTime: at, Values: []*almanacv1.Value{f64(-3), i64(-3), nil}}
 	h.write(t, view, first)
 	h.write(t, view, second)
-	checkRecord(t, "after a second write at the same time", h.readOne(t, view, i64(1)), at, first.Values)
+	checkRecord(t, "after a second write at the same time", h.readOne(t, view, i64(1)), at, second.Values)
 	h.write(t, view, second, first)
 	checkRecord(t, "after both again in one write", h.readOne(t, view, i64(1)), at, first.Values)
+	h.write(t, view, statsRow(1, at.Add(-time.Second)), third)
+	checkRecord(t, "after an older row and a third at the same time", h.readOne(t, view, i64(1)), at, third.Values)
+
+	fresh := statsRow(2, at)
+	again := online.Row{Key: fresh.Key, EventTime: at, Values: second.Values}
+	h.write(t, view, fresh, again, statsRow(3, at), fresh)
+	checkRecord(t, "a new key written three times in one write", h.readOne(t, view, i64(2)), at, fresh.Values)
+	h.write(t, view, again)
+	checkRecord(t, "the new key written again", h.readOne(t, view, i64(2)), at, again.Values)
 }
 
 func testRacingWriters(t *testing.T, h *harness) {

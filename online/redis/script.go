@@ -7,13 +7,13 @@ import (
 )
 
 // newerWins sets KEYS[i] to the encoded record ARGV[2i-1] when the record
-// stored there is missing, of another version or schema, or older: the rule
-// of online.Replaces, applied to the records' 13-byte headers, read as a
+// stored there is missing, of another version or schema, or not newer: the
+// rule of online.Replaces, applied to the records' 13-byte headers, read as a
 // version byte, a 32-bit schema hash and the event time in two unsigned
 // 32-bit halves (big-endian, sign bit flipped, so they compare as the times
 // do). ARGV[2i] is when the record expires, in ms since the Unix epoch, or 0
 // for never. A key may come more than once: each row is compared with the
-// newest before it. It returns how many rows it stored.
+// record the rows before it left. It returns how many rows it stored.
 //
 // It reads every key with one MGET and stores the newer rows with one MSET,
 // then sets their expiry, since each redis.call costs about as much as a
@@ -31,7 +31,7 @@ for i, key in ipairs(KEYS) do
   if old and #old >= 13 then
     local ov, os, oh, ol = struct.unpack('>BI4I4I4', old)
     local nv, ns, nh, nl = struct.unpack('>BI4I4I4', rec)
-    newer = ov ~= nv or os ~= ns or nh > oh or (nh == oh and nl > ol)
+    newer = ov ~= nv or os ~= ns or nh > oh or (nh == oh and nl >= ol)
   end
   if newer then
     newest[key] = rec
