@@ -25,7 +25,6 @@ kind: Source
 name: live
 format: push
 timestamp_field: event_ts
-created_timestamp_field: created_ts
 schema:
   - {name: driver_id, type: int64}
   - {name: event_ts, type: timestamp}
@@ -52,7 +51,7 @@ func onlineRecord(t *testing.T, m *Materializer, store online.Store, view string
 }
 
 // TestPushRejectsTimestampsOutOfRange checks that every timestamp of a
-// push is bounded, event time, created time, features and list elements,
+// push is bounded, event time, other timestamp columns, features and list elements,
 // with an error wrapping online.ErrInvalid that names the column, row and
 // bound, and that a rejected push leaves both stores untouched.
 func TestPushRejectsTimestampsOutOfRange(t *testing.T) {

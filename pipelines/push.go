@@ -63,7 +63,7 @@ func (p *Pusher) Push(ctx context.Context, defs *registry.Definitions, source st
 		for i, s := range defs.Sources {
 			names[i] = s.Name
 		}
-		return 0, fmt.Errorf("%w: source %q not found%s", online.ErrInvalid, source, registry.DidYouMean(source, names))
+		return 0, fmt.Errorf("%w: source %q not found%s", online.ErrInvalid, registry.Clip(source), registry.DidYouMean(source, names))
 	}
 	if src.Format != registry.FormatPush {
 		return 0, fmt.Errorf("%w: source %q is a %s source, not a push source", online.ErrInvalid, source, src.Format)
@@ -121,10 +121,10 @@ func checkColumns(src *registry.Source, views []*registry.FeatureView, defs *reg
 	for name, vals := range columns {
 		t, ok := schema[name]
 		if !ok {
-			return 0, fmt.Errorf("%w: source %q has no column %q%s", online.ErrInvalid, src.Name, name, registry.DidYouMean(name, names))
+			return 0, fmt.Errorf("%w: source %q has no column %q%s", online.ErrInvalid, src.Name, registry.Clip(name), registry.DidYouMean(name, names))
 		}
 		if rows >= 0 && len(vals) != rows {
-			return 0, fmt.Errorf("%w: columns have different lengths: %q has %d values, others %d", online.ErrInvalid, name, len(vals), rows)
+			return 0, fmt.Errorf("%w: columns have different lengths: %q has %d values, others %d", online.ErrInvalid, registry.Clip(name), len(vals), rows)
 		}
 		rows = len(vals)
 		needed := slices.Contains(required, name)

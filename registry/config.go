@@ -145,7 +145,7 @@ func LoadConfig(dir string, getenv func(string) string) (*Config, error) {
 	if cfg.Project == "" {
 		probs.add(Pos{File: ConfigFile, Line: 1}, "", "project is required; add a line such as \"project: %s\"", SuggestName(filepath.Base(abs)))
 	} else if !ValidName(cfg.Project) {
-		probs.add(Pos{File: ConfigFile, Line: lineOf(docs, "project")}, "", "project %q must match [a-z_][a-z0-9_]*; try %q", cfg.Project, SuggestName(cfg.Project))
+		probs.add(Pos{File: ConfigFile, Line: lineOf(docs, "project")}, "", "project: %s", NameProblem(cfg.Project))
 	}
 	switch cfg.OnlineStore.Type {
 	case OnlineLocal, OnlineRedis:

@@ -112,6 +112,9 @@ func (d *decoder) source(r *rawSource) *Source {
 		if len(r.Schema) == 0 {
 			d.problem(d.at(), "a push source needs a schema; add \"schema:\" listing its columns with name and type")
 		}
+		if r.CreatedTimestampField != "" {
+			d.problem(d.at("created_timestamp_field"), "a push source orders rows of one event time by arrival (the later push wins), not by a created time; remove \"created_timestamp_field:\"")
+		}
 	case "":
 		d.problem(d.at(), "format is required; add \"format:\" with one of %s", strings.Join(formats, ", "))
 	default:

@@ -245,6 +245,11 @@ func TestLoadProblems(t *testing.T) {
 			want:  []string{`a.yaml:1: source "live": a push source needs a schema; add "schema:" listing its columns with name and type`},
 		},
 		{
+			name:  "push source with a created time",
+			files: map[string]string{"a.yaml": "kind: Source\nname: live\nformat: push\ntimestamp_field: ts\ncreated_timestamp_field: cts\nschema:\n  - {name: ts, type: timestamp}\n  - {name: cts, type: timestamp}\n"},
+			want:  []string{`a.yaml:5: source "live": a push source orders rows of one event time by arrival (the later push wins), not by a created time; remove "created_timestamp_field:"`},
+		},
+		{
 			name: "push source schema lacks a join key",
 			files: map[string]string{"a.yaml": goodDefs + `---
 kind: Source

@@ -51,7 +51,7 @@ whole loop: plan, apply, materialize, export and serve.`,
 					project = filepath.Base(filepath.Clean(dir))
 				}
 				if !registry.ValidName(project) {
-					return usagef("project name %q must match [a-z_][a-z0-9_]*; pass --project %s", project, registry.SuggestName(project))
+					return usagef("project: %s; pass --project %s", registry.NameProblem(project), registry.SuggestName(project))
 				}
 				if err := demo.WriteSkeleton(dir, project); err != nil {
 					return err
