@@ -62,15 +62,21 @@ func sourceRelation(cfg *registry.Config, src *registry.Source) (string, error) 
 			return "", fmt.Errorf("source %q: no files match %s: %w", src.Name, src.Path, registry.ErrNoData)
 		}
 	}
-	if src.Format == registry.FormatParquet {
-		return fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = false)", duck.Quote(glob)), nil
-	}
-	return readCSV(glob, src), nil
+	return fileRelation(duck.Quote(glob), src), nil
 }
 
-// readCSV returns a SQL expression for the rows of the CSV files matching
-// glob, read as those of src are.
-func readCSV(glob string, src *registry.Source) string {
+// fileRelation returns a SQL expression for the rows of the files of src
+// that paths, a SQL string (a glob) or list of strings, names.
+func fileRelation(paths string, src *registry.Source) string {
+	if src.Format == registry.FormatParquet {
+		return fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = false)", paths)
+	}
+	return readCSV(paths, src)
+}
+
+// readCSV returns a SQL expression for the rows of the CSV files that
+// paths, a SQL string or list of strings, names, read as those of src are.
+func readCSV(paths string, src *registry.Source) string {
 	opts := "header = true, hive_partitioning = false"
 	if len(src.Schema) > 0 {
 		types := make([]string, len(src.Schema))
@@ -79,7 +85,7 @@ func readCSV(glob string, src *registry.Source) string {
 		}
 		opts += ", types = {" + strings.Join(types, ", ") + "}"
 	}
-	return fmt.Sprintf("read_csv(%s, %s)", duck.Quote(glob), opts)
+	return fmt.Sprintf("read_csv(%s, %s)", paths, opts)
 }
 
 // viewQuery returns the query computing the view's input rows: the view's
@@ -88,15 +94,16 @@ func readCSV(glob string, src *registry.Source) string {
 // through q before anything runs; when it is not, the error is a
 // *registry.SQLError, whether or not the source has data. The query ends
 // with a newline, so that a trailing line comment in the view's SQL cannot
-// swallow text put after it.
-func viewQuery(ctx context.Context, q duck.Querier, cfg *registry.Config, src *registry.Source, view *registry.FeatureView) (string, error) {
+// swallow text put after it. relation returns the source's rows as a SQL
+// expression, or an error wrapping registry.ErrNoData.
+func viewQuery(ctx context.Context, q duck.Querier, view *registry.FeatureView, relation func() (string, error)) (string, error) {
 	body := strings.TrimSpace(view.SQL)
 	if body != "" {
 		if err := checkQuery(ctx, q, view, body, "%s"); err != nil {
 			return "", err
 		}
 	}
-	rel, err := sourceRelation(cfg, src)
+	rel, err := relation()
 	if err != nil {
 		return "", err
 	}
@@ -229,8 +236,10 @@ func bounded(ctx context.Context, cfg *registry.Config, run func(context.Context
 // describeInput returns the columns of query, the input rows of a view over
 // src, within pipelines.statement_timeout. When a CSV source cannot be
 // read, it names the first of its files that cannot be read alone: DuckDB
-// does not always say which file of a glob is ragged or empty.
-func describeInput(ctx context.Context, q duck.Querier, cfg *registry.Config, src *registry.Source, query string) ([]registry.Column, error) {
+// does not always say which file of a glob is ragged or empty. files are the
+// source's files when the caller listed them, nil to find them with its
+// path.
+func describeInput(ctx context.Context, q duck.Querier, cfg *registry.Config, src *registry.Source, query string, files []string) ([]registry.Column, error) {
 	var cols []registry.Column
 	err := bounded(ctx, cfg, func(ctx context.Context) error {
 		var err error
@@ -239,7 +248,7 @@ func describeInput(ctx context.Context, q duck.Querier, cfg *registry.Config, sr
 		case duck.Denied(err):
 			return fmt.Errorf("a view's SQL reads only the files of its source: %w", err)
 		case err != nil && src.Format == registry.FormatCSV:
-			return blameFile(ctx, q, cfg, src, err)
+			return blameFile(ctx, q, cfg, src, err, files)
 		}
 		return err
 	})
@@ -248,26 +257,23 @@ func describeInput(ctx context.Context, q duck.Querier, cfg *registry.Config, sr
 
 // blameFile returns err, from reading CSV source src, naming the first of
 // its files that cannot be described alone; or err as it is when the
-// source can be, and the view's SQL is at fault.
-func blameFile(ctx context.Context, q duck.Querier, cfg *registry.Config, src *registry.Source, err error) error {
-	glob := cfg.Abs(src.Path)
-	if _, serr := duck.Describe(ctx, q, "SELECT * FROM "+readCSV(glob, src)); serr == nil {
-		return err
-	}
-	rows, gerr := q.QueryContext(ctx, "SELECT file FROM glob(?) ORDER BY file", glob)
-	if gerr != nil {
-		return err
-	}
-	var files []string
-	for rows.Next() {
-		var f string
-		if rows.Scan(&f) == nil {
-			files = append(files, f)
+// source can be, and the view's SQL is at fault. files are the source's
+// files, or nil to list them with its path.
+func blameFile(ctx context.Context, q duck.Querier, cfg *registry.Config, src *registry.Source, err error, files []string) error {
+	paths := duck.QuoteList(files)
+	if files == nil {
+		paths = duck.Quote(cfg.Abs(src.Path))
+		listed, gerr := glob(ctx, q, cfg.Abs(src.Path))
+		if gerr != nil {
+			return err
 		}
+		files = listed
 	}
-	rows.Close()
+	if _, serr := duck.Describe(ctx, q, "SELECT * FROM "+readCSV(paths, src)); serr == nil {
+		return err
+	}
 	for _, f := range files {
-		if _, ferr := duck.Describe(ctx, q, "SELECT * FROM "+readCSV(f, src)); ferr != nil {
+		if _, ferr := duck.Describe(ctx, q, "SELECT * FROM "+readCSV(duck.Quote(f), src)); ferr != nil {
 			if rel, rerr := filepath.Rel(cfg.Dir, f); rerr == nil && !strings.HasPrefix(rel, "..") {
 				f = rel
 			}
@@ -275,4 +281,23 @@ func blameFile(ctx context.Context, q duck.Querier, cfg *registry.Config, src *r
 		}
 	}
 	return err
+}
+
+// glob returns the files that pattern matches, in path order, as DuckDB
+// lists them for read_parquet and read_csv.
+func glob(ctx context.Context, q duck.Querier, pattern string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT file FROM glob(?) ORDER BY file", pattern)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var files []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, rows.Err()
 }

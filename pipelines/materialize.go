@@ -187,7 +187,7 @@ func (m *Materializer) input(ctx context.Context, v *registry.FeatureView) (quer
 	if src.Format == registry.FormatPush {
 		return "", "push source: rows arrive through push", nil
 	}
-	q, err := viewQuery(ctx, m.DB, m.Config, src, v)
+	q, err := viewQuery(ctx, m.DB, v, func() (string, error) { return sourceRelation(m.Config, src) })
 	if errors.Is(err, registry.ErrNoData) {
 		return "", fmt.Sprintf("no files match %s", src.Path), nil
 	}
@@ -220,7 +220,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	}
 	defer conn.Close()
 
-	cols, err := describeInput(ctx, conn, m.Config, m.Defs.Source(v.Source), q)
+	cols, err := describeInput(ctx, conn, m.Config, m.Defs.Source(v.Source), q, nil)
 	if err != nil {
 		return res, fmt.Errorf("feature view %q: run its query: %w", v.Name, err)
 	}

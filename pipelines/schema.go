@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/registry"
@@ -12,7 +15,8 @@ import (
 // Schemas finds the columns a feature view's input has by asking DuckDB to
 // describe its query, without reading the rows. A view's SQL must be
 // exactly one SELECT statement, and is described in a database locked to
-// the files of the view's source (see duck.Options.Locked), so that
+// the files of the view's source in the repository (see files and
+// duck.Options.Locked), so that
 // checking definitions from an untrusted change, as "almanac plan" does on
 // a pull request, can neither write a file, read one elsewhere nor change a
 // setting. Each statement is bounded by pipelines.statement_timeout.
@@ -40,29 +44,92 @@ func (s *Schemas) Close() error {
 
 // ViewColumns implements registry.SchemaResolver.
 func (s *Schemas) ViewColumns(ctx context.Context, cfg *registry.Config, src *registry.Source, view *registry.FeatureView) ([]registry.Column, error) {
-	db, err := s.db(cfg, src)
+	files, listErr := s.files(ctx, cfg, src)
+	if listErr != nil && !errors.Is(listErr, registry.ErrNoData) {
+		return nil, listErr
+	}
+	db, err := s.db(duck.Options{Locked: true, AllowedFiles: files})
 	if err != nil {
 		return nil, err
 	}
-	q, err := viewQuery(ctx, db, cfg, src, view)
+	q, err := viewQuery(ctx, db, view, func() (string, error) {
+		if listErr != nil {
+			return "", listErr
+		}
+		return fileRelation(duck.QuoteList(files), src), nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	cols, err := describeInput(ctx, db, cfg, src, q)
+	cols, err := describeInput(ctx, db, cfg, src, q, files)
 	if err != nil {
 		return nil, fmt.Errorf("describe the input of feature view %q: %w", view.Name, err)
 	}
 	return cols, nil
 }
 
-// db returns the database locked to the files of src.
-func (s *Schemas) db(cfg *registry.Config, src *registry.Source) (*duck.DB, error) {
+// files returns the files of src that plan reads: those its path matches
+// in the repository directory, outside its hidden directories (.git,
+// .almanac), with their links resolved. Plan may check an untrusted change,
+// on a machine whose other files, or whose .git (which can hold a CI
+// token), the change's author must not see. A source whose files are
+// elsewhere is not checked: the error wraps registry.ErrNoData, and
+// materialize checks its columns when it runs.
+func (s *Schemas) files(ctx context.Context, cfg *registry.Config, src *registry.Source) ([]string, error) {
+	root := cfg.Dir
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	dirs, files := sourceFiles(cfg, src)
-	key := fmt.Sprintf("%q %q", dirs, files)
+	for _, p := range append(slices.Clone(dirs), files...) {
+		if !inRepository(cfg.Dir, p) {
+			return nil, fmt.Errorf("source %q: %s is not in the repository or is in a hidden directory, which plan does not read: %w", src.Name, registry.Clip(src.Path), registry.ErrNoData)
+		}
+	}
+	db, err := s.db(duck.Options{Locked: true, AllowedDirs: dirs, AllowedFiles: files})
+	if err != nil {
+		return nil, err
+	}
+	matched, err := glob(ctx, db, cfg.Abs(src.Path))
+	if err != nil {
+		return nil, fmt.Errorf("list the files of source %q: %w", src.Name, err)
+	}
+	var out []string
+	for _, f := range matched {
+		real, err := filepath.EvalSymlinks(f)
+		if err == nil && inRepository(cfg.Dir, f) && inRepository(root, real) {
+			out = append(out, real)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("source %q: no files in the repository match %s: %w", src.Name, registry.Clip(src.Path), registry.ErrNoData)
+	}
+	return out, nil
+}
+
+// inRepository reports whether path lies in the repository directory dir
+// and in none of its hidden directories.
+func inRepository(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return false
+	}
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		if part != "." && strings.HasPrefix(part, ".") {
+			return false
+		}
+	}
+	return true
+}
+
+// db returns a database opened with opts, one for each set of allowed
+// files.
+func (s *Schemas) db(opts duck.Options) (*duck.DB, error) {
+	key := fmt.Sprintf("%q %q", opts.AllowedDirs, opts.AllowedFiles)
 	if db := s.dbs[key]; db != nil {
 		return db, nil
 	}
-	db, err := duck.Open(duck.Options{Locked: true, AllowedDirs: dirs, AllowedFiles: files})
+	db, err := duck.Open(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -94,3 +94,74 @@ func tree(t *testing.T, dir string) []string {
 	}
 	return paths
 }
+
+// TestPlanReadsOnlyRepositoryFiles checks that plan reads a source's files
+// only in the repository and outside its hidden directories: a change
+// pointing a source at a file elsewhere, at .git, or through a link, learns
+// nothing of it (not even its header, which a describe would show), and a
+// view over a repository-wide glob cannot read .git either.
+func TestPlanReadsOnlyRepositoryFiles(t *testing.T) {
+	const secret = "tok_leaked_header"
+	tests := []struct {
+		name   string
+		path   string // the source's path; $OUT is outside the repository
+		sql    string // the view's sql, if any
+		exit   int
+		stderr string // in stderr, when exit is exitError
+	}{
+		{name: "file outside", path: "$OUT/secret.csv", exit: exitOK},
+		{name: "glob outside", path: "$OUT/*.csv", exit: exitOK},
+		{name: "relative path out", path: "../outside/secret.csv", exit: exitOK},
+		{name: "git config", path: ".git/config", exit: exitOK},
+		{name: "glob into a hidden directory", path: ".git/*", exit: exitOK},
+		{name: "link to a file outside", path: "data/links/*.csv", exit: exitOK},
+		{
+			name: "repository-wide glob, sql reads .git", path: "**/*.csv",
+			sql:  "SELECT driver_id, event_ts, fare FROM source, read_text('$REPO/.git/config')",
+			exit: exitError, stderr: "Permission Error",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := initDemo(t)
+			out := filepath.Join(filepath.Dir(dir), "outside")
+			for path, content := range map[string]string{
+				filepath.Join(out, "secret.csv"):              secret + "\n1\n",
+				filepath.Join(dir, ".git", "config"):          secret + "\n1\n",
+				filepath.Join(dir, "data", "sneaky", "a.csv"): "driver_id,event_ts,fare\n1,2024-05-01T00:00:00Z,1.5\n",
+			} {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "data", "links"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Join(out, "secret.csv"), filepath.Join(dir, "data", "links", "trips.csv")); err != nil {
+				t.Fatal(err)
+			}
+			r := strings.NewReplacer("$OUT", out, "$REPO", dir)
+			defs := fmt.Sprintf("kind: Source\nname: sneaky\nformat: csv\npath: \"%s\"\ntimestamp_field: event_ts\n---\n"+
+				"kind: FeatureView\nname: sneaky_stats\nentities: [driver]\nsource: sneaky\nfeatures:\n  - {name: fare, type: float64}\n", r.Replace(tc.path))
+			if tc.sql != "" {
+				defs += "sql: |\n  " + r.Replace(tc.sql) + "\n"
+			}
+			if err := os.WriteFile(filepath.Join(dir, "sneaky.yaml"), []byte(defs), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := almanac(t, "--repo", dir, "plan")
+			if code != tc.exit {
+				t.Fatalf("plan: exit %d, want %d\n%s%s", code, tc.exit, stdout, stderr)
+			}
+			if tc.stderr != "" && !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr)
+			}
+			if strings.Contains(stdout+stderr, secret) {
+				t.Errorf("plan showed what the file holds:\n%s%s", stdout, stderr)
+			}
+		})
+	}
+}
