@@ -531,8 +531,8 @@ func allTypes(at time.Time) *almanacv1.GetOnlineFeaturesResponse {
 	}
 }
 
-// TestResult checks the typed accessors, Rows and the metadata of a result
-// holding every type and status.
+// TestResult checks the typed getters, Cell, Rows and the metadata of a
+// result holding every type and status.
 func TestResult(t *testing.T) {
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	f := &fakeServer{resp: allTypes(at)}
@@ -551,73 +551,123 @@ func TestResult(t *testing.T) {
 		t.Error("Response differs from what the server sent")
 	}
 
-	type cell struct {
+	type read struct {
 		value any
 		st    sdk.Status
+		err   error
 	}
-	check := func(name string, got, want cell) {
-		t.Helper()
-		if fmt.Sprintf("%#v %v", got.value, got.st) != fmt.Sprintf("%#v %v", want.value, want.st) {
-			t.Errorf("%s: %#v %v, want %#v %v", name, got.value, got.st, want.value, want.st)
-		}
+	r := func(v any, st sdk.Status, err error) read { return read{v, st, err} }
+	for _, tt := range []struct {
+		name  string
+		got   read
+		value any
+		st    sdk.Status
+	}{
+		{"Int64 driver_id", r(res.Int64(1, "driver_id")), int64(1002), sdk.Present},
+		{"Float64 f64", r(res.Float64(0, "f64")), 0.5, sdk.Present},
+		{"Float64 f32 widens", r(res.Float64(0, "f32")), 0.25, sdk.Present},
+		{"Float32 f32", r(res.Float32(0, "f32")), float32(0.25), sdk.Present},
+		{"Int64 i64", r(res.Int64(0, "i64")), int64(1) << 40, sdk.Present},
+		{"Int64 i32 widens", r(res.Int64(0, "i32")), int64(-3), sdk.Present},
+		{"Int32 i32", r(res.Int32(0, "i32")), int32(-3), sdk.Present},
+		{"String", r(res.String(0, "str")), "gold", sdk.Present},
+		{"Bool", r(res.Bool(0, "flag")), true, sdk.Present},
+		{"Bytes", r(res.Bytes(0, "raw")), []byte{9, 8}, sdk.Present},
+		{"Time", r(res.Time(0, "when")), at.Add(-time.Hour), sdk.Present},
+		{"Float32s", r(res.Float32s(0, "emb")), []float32{0.1, 0.2}, sdk.Present},
+		{"Float64s", r(res.Float64s(0, "f64s")), []float64{1.5}, sdk.Present},
+		{"Int64s", r(res.Int64s(0, "i64s")), []int64{4, 5}, sdk.Present},
+		{"Strings", r(res.Strings(0, "strs")), []string{"a"}, sdk.Present},
+
+		// Row 1: zero values with the server's statuses, and no error.
+		{"Float64 null", r(res.Float64(1, "f64")), 0.0, sdk.NullValue},
+		{"Float32 not found", r(res.Float32(1, "f32")), float32(0), sdk.NotFound},
+		{"Int64 outside max age", r(res.Int64(1, "i64")), int64(0), sdk.OutsideMaxAge},
+		{"String not found", r(res.String(1, "str")), "", sdk.NotFound},
+		{"Time null", r(res.Time(1, "when")), time.Time{}, sdk.NullValue},
+		{"Float32s not found", r(res.Float32s(1, "emb")), []float32(nil), sdk.NotFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got.err != nil {
+				t.Fatal(tt.got.err)
+			}
+			if got, want := fmt.Sprintf("%#v %v", tt.got.value, tt.got.st), fmt.Sprintf("%#v %v", tt.value, tt.st); got != want {
+				t.Errorf("%s, want %s", got, want)
+			}
+		})
 	}
-	c := func(v any, st sdk.Status) cell { return cell{v, st} }
-	check("Int64 driver_id", c(res.Int64(1, "driver_id")), cell{int64(1002), sdk.Present})
-	check("Float64 f64", c(res.Float64(0, "f64")), cell{0.5, sdk.Present})
-	check("Float64 f32 widens", c(res.Float64(0, "f32")), cell{0.25, sdk.Present})
-	check("Float32 f32", c(res.Float32(0, "f32")), cell{float32(0.25), sdk.Present})
-	check("Int64 i64", c(res.Int64(0, "i64")), cell{int64(1) << 40, sdk.Present})
-	check("Int64 i32 widens", c(res.Int64(0, "i32")), cell{int64(-3), sdk.Present})
-	check("Int32 i32", c(res.Int32(0, "i32")), cell{int32(-3), sdk.Present})
-	check("String", c(res.String(0, "str")), cell{"gold", sdk.Present})
-	check("Bool", c(res.Bool(0, "flag")), cell{true, sdk.Present})
-	check("Bytes", c(res.Bytes(0, "raw")), cell{[]byte{9, 8}, sdk.Present})
-	check("Time", c(res.Time(0, "when")), cell{at.Add(-time.Hour), sdk.Present})
-	check("Float32s", c(res.Float32s(0, "emb")), cell{[]float32{0.1, 0.2}, sdk.Present})
-	check("Float64s", c(res.Float64s(0, "f64s")), cell{[]float64{1.5}, sdk.Present})
-	check("Int64s", c(res.Int64s(0, "i64s")), cell{[]int64{4, 5}, sdk.Present})
-	check("Strings", c(res.Strings(0, "strs")), cell{[]string{"a"}, sdk.Present})
 
-	// Row 1: zero values with the server's statuses.
-	check("Float64 null", c(res.Float64(1, "f64")), cell{0.0, sdk.NullValue})
-	check("Float32 not found", c(res.Float32(1, "f32")), cell{float32(0), sdk.NotFound})
-	check("Int64 outside max age", c(res.Int64(1, "i64")), cell{int64(0), sdk.OutsideMaxAge})
-	check("String not found", c(res.String(1, "str")), cell{"", sdk.NotFound})
-	check("Time null", c(res.Time(1, "when")), cell{time.Time{}, sdk.NullValue})
-	check("Float32s not found", c(res.Float32s(1, "emb")), cell{[]float32(nil), sdk.NotFound})
-
-	// Unknown names and rows read as NotFound.
-	check("unknown name", c(res.Float64(0, "nope")), cell{0.0, sdk.NotFound})
-	check("row past the end", c(res.Float64(2, "f64")), cell{0.0, sdk.NotFound})
-	check("negative row", c(res.Float64(-1, "f64")), cell{0.0, sdk.NotFound})
+	// A getter of another type, an unknown name or a row out of range is an
+	// error naming the mistake, whatever the cell's status.
+	errOf := func(_ any, _ sdk.Status, err error) error { return err }
+	cellErr := func(_ sdk.Cell, err error) error { return err }
+	for _, tt := range []struct {
+		name string
+		err  error
+		is   error
+		msg  string
+	}{
+		{"Float64 of int64", errOf(res.Float64(0, "i64")), sdk.ErrType, `sdk: Float64(0, "i64"): wrong type: i64 is int64; use Int64`},
+		{"Float64 of int32", errOf(res.Float64(0, "i32")), sdk.ErrType, "i32 is int32; use Int32"},
+		{"Int64 of float64", errOf(res.Int64(0, "f64")), sdk.ErrType, "f64 is float64; use Float64"},
+		{"Int64 of timestamp", errOf(res.Int64(0, "when")), sdk.ErrType, "when is timestamp; use Time"},
+		{"Float32 of float64 narrows", errOf(res.Float32(0, "f64")), sdk.ErrType, "f64 is float64; use Float64"},
+		{"Int32 of int64 narrows", errOf(res.Int32(0, "i64")), sdk.ErrType, "i64 is int64; use Int64"},
+		{"String of bytes", errOf(res.String(0, "raw")), sdk.ErrType, "raw is bytes; use Bytes"},
+		{"Bool of string", errOf(res.Bool(0, "str")), sdk.ErrType, "str is string; use String"},
+		{"Bytes of string", errOf(res.Bytes(0, "str")), sdk.ErrType, "str is string; use String"},
+		{"Time of int64", errOf(res.Time(0, "i64")), sdk.ErrType, "i64 is int64; use Int64"},
+		{"Float32s of list<float64>", errOf(res.Float64s(0, "emb")), sdk.ErrType, "emb is list<float32>; use Float32s"},
+		{"Int64s of list<string>", errOf(res.Int64s(0, "strs")), sdk.ErrType, "strs is list<string>; use Strings"},
+		{"Strings of list<int64>", errOf(res.Strings(0, "i64s")), sdk.ErrType, "i64s is list<int64>; use Int64s"},
+		{"Float64 of a list", errOf(res.Float64(0, "f64s")), sdk.ErrType, "f64s is list<float64>; use Float64s"},
+		{"Int64 of a null float64", errOf(res.Int64(1, "f64")), sdk.ErrType, "f64 is float64; use Float64"},
+		{"Float64 of a NOT_FOUND int64", errOf(res.Float64(1, "i64")), sdk.ErrType, "i64 is int64; use Int64"},
+		{"misspelt name", errOf(res.Float64(0, "f46")), sdk.ErrUnknownFeature, `sdk: Float64(0, "f46"): unknown feature; did you mean "f64"?`},
+		{"unknown name", errOf(res.String(0, "price")), sdk.ErrUnknownFeature, `sdk: String(0, "price"): unknown feature`},
+		{"long unknown name is clipped", errOf(res.String(0, strings.Repeat("x", 200))), sdk.ErrUnknownFeature, "…(200 bytes)"},
+		{"row past the end", errOf(res.Float64(2, "f64")), sdk.ErrRowOutOfRange, `sdk: Float64(2, "f64"): row out of range: the result has 2 rows`},
+		{"negative row", errOf(res.Float64(-1, "f64")), sdk.ErrRowOutOfRange, "row out of range"},
+		{"Cell of an unknown name", cellErr(res.Cell(0, "drive_id")), sdk.ErrUnknownFeature, `did you mean "driver_id"?`},
+		{"Cell past the end", cellErr(res.Cell(2, "driver_id")), sdk.ErrRowOutOfRange, "row out of range"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, tt.is) || !strings.Contains(fmt.Sprint(tt.err), tt.msg) {
+				t.Errorf("error %v, want %v saying %q", tt.err, tt.is, tt.msg)
+			}
+		})
+	}
 
 	for _, tt := range []struct {
 		row  int
 		name string
-		st   sdk.Status
-		at   time.Time
+		want sdk.Cell
 	}{
-		{0, "f64", sdk.Present, at},
-		{1, "f64", sdk.NullValue, at},
-		{1, "i64", sdk.OutsideMaxAge, at},
-		{1, "f32", sdk.NotFound, time.Time{}},
-		{0, "driver_id", sdk.Present, time.Time{}},
-		{0, "nope", sdk.NotFound, time.Time{}},
+		{0, "f64", sdk.Cell{Value: 0.5, Status: sdk.Present, EventTime: at}},
+		{1, "f64", sdk.Cell{Status: sdk.NullValue, EventTime: at}},
+		{1, "i64", sdk.Cell{Status: sdk.OutsideMaxAge, EventTime: at}},
+		{1, "f32", sdk.Cell{Status: sdk.NotFound}},
+		{0, "driver_id", sdk.Cell{Value: int64(1001), Status: sdk.Present}},
+		{0, "i64s", sdk.Cell{Value: []int64{4, 5}, Status: sdk.Present, EventTime: at}},
 	} {
-		if st := res.Status(tt.row, tt.name); st != tt.st {
-			t.Errorf("Status(%d, %s) = %v, want %v", tt.row, tt.name, st, tt.st)
+		got, err := res.Cell(tt.row, tt.name)
+		if err != nil {
+			t.Errorf("Cell(%d, %s): %v", tt.row, tt.name, err)
 		}
-		if got := res.EventTime(tt.row, tt.name); !got.Equal(tt.at) {
-			t.Errorf("EventTime(%d, %s) = %v, want %v", tt.row, tt.name, got, tt.at)
+		if fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", tt.want) {
+			t.Errorf("Cell(%d, %s) = %#v, want %#v", tt.row, tt.name, got, tt.want)
 		}
 	}
 
 	rows := res.Rows()
-	want := []map[string]any{
-		{"driver_id": int64(1001), "f64": 0.5, "f32": float32(0.25), "i64": int64(1) << 40, "i32": int32(-3), "str": "gold", "flag": true,
-			"raw": []byte{9, 8}, "when": at.Add(-time.Hour), "emb": []float32{0.1, 0.2}, "f64s": []float64{1.5}, "i64s": []int64{4, 5}, "strs": []string{"a"}},
-		{"driver_id": int64(1002), "f64": nil, "f32": nil, "i64": nil, "i32": nil, "str": nil, "flag": nil,
-			"raw": nil, "when": nil, "emb": nil, "f64s": nil, "i64s": nil, "strs": nil},
+	cell := func(v any) sdk.Cell { return sdk.Cell{Value: v, Status: sdk.Present, EventTime: at} }
+	none := func(st sdk.Status) sdk.Cell { return sdk.Cell{Status: st, EventTime: at} }
+	key := func(id int64) sdk.Cell { return sdk.Cell{Value: id, Status: sdk.Present} }
+	want := []map[string]sdk.Cell{
+		{"driver_id": key(1001), "f64": cell(0.5), "f32": cell(float32(0.25)), "i64": cell(int64(1) << 40), "i32": cell(int32(-3)), "str": cell("gold"), "flag": cell(true),
+			"raw": cell([]byte{9, 8}), "when": cell(at.Add(-time.Hour)), "emb": cell([]float32{0.1, 0.2}), "f64s": cell([]float64{1.5}), "i64s": cell([]int64{4, 5}), "strs": cell([]string{"a"})},
+		{"driver_id": key(1002), "f64": none(sdk.NullValue), "f32": {Status: sdk.NotFound}, "i64": none(sdk.OutsideMaxAge), "i32": none(sdk.NullValue), "str": {Status: sdk.NotFound}, "flag": none(sdk.NullValue),
+			"raw": none(sdk.NullValue), "when": none(sdk.NullValue), "emb": {Status: sdk.NotFound}, "f64s": none(sdk.NullValue), "i64s": none(sdk.NullValue), "strs": none(sdk.NullValue)},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("Rows: %d rows, want %d", len(rows), len(want))
@@ -626,6 +676,9 @@ func TestResult(t *testing.T) {
 		if got, w := fmt.Sprintf("%#v", rows[i]), fmt.Sprintf("%#v", want[i]); got != w {
 			t.Errorf("Rows()[%d] =\n%s\nwant\n%s", i, got, w)
 		}
+	}
+	if got, want := fmt.Sprint(rows[1]["f64"], " ", rows[0]["f64"]), "<NULL_VALUE> 0.5"; got != want {
+		t.Errorf("cells print as %q, want %q", got, want)
 	}
 }
 
@@ -652,7 +705,8 @@ func TestMalformedResponse(t *testing.T) {
 	}()
 	for row := range 3 {
 		for _, name := range []string{"driver_id", "a", "b"} {
-			res.Value(row, name)
+			res.Cell(row, name)
+			res.Float64(row, name)
 		}
 	}
 	res.Rows()
