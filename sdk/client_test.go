@@ -506,7 +506,7 @@ func allTypes(at time.Time) *almanacv1.GetOnlineFeaturesResponse {
 		}
 		return v
 	}
-	names := []string{"driver_id", "f64", "f32", "i64", "i32", "str", "flag", "raw", "when", "emb", "f64s", "i64s", "strs"}
+	names := []string{"driver_id", "f64", "f32", "i64", "i32", "str", "flag", "raw", "when", "emb", "f64s", "i64s", "strs", "i32s"}
 	return &almanacv1.GetOnlineFeaturesResponse{
 		Metadata: &almanacv1.GetOnlineFeaturesResponse_Metadata{FeatureNames: &almanacv1.FeatureList{Val: names}},
 		Results: []*almanacv1.GetOnlineFeaturesResponse_FeatureVector{
@@ -527,6 +527,7 @@ func allTypes(at time.Time) *almanacv1.GetOnlineFeaturesResponse {
 			col(val([]float64{1.5}), sdk.NullValue),
 			col(val([]int64{4, 5}), sdk.NullValue),
 			col(val([]string{"a"}), sdk.NullValue),
+			col(val([]int32{7}), sdk.NotFound),
 		},
 	}
 }
@@ -551,92 +552,59 @@ func TestResult(t *testing.T) {
 		t.Error("Response differs from what the server sent")
 	}
 
-	type read struct {
-		value any
-		st    sdk.Status
-		err   error
-	}
-	r := func(v any, st sdk.Status, err error) read { return read{v, st, err} }
-	for _, tt := range []struct {
-		name  string
-		got   read
-		value any
-		st    sdk.Status
-	}{
-		{"Int64 driver_id", r(res.Int64(1, "driver_id")), int64(1002), sdk.Present},
-		{"Float64 f64", r(res.Float64(0, "f64")), 0.5, sdk.Present},
-		{"Float64 f32 widens", r(res.Float64(0, "f32")), 0.25, sdk.Present},
-		{"Float32 f32", r(res.Float32(0, "f32")), float32(0.25), sdk.Present},
-		{"Int64 i64", r(res.Int64(0, "i64")), int64(1) << 40, sdk.Present},
-		{"Int64 i32 widens", r(res.Int64(0, "i32")), int64(-3), sdk.Present},
-		{"Int32 i32", r(res.Int32(0, "i32")), int32(-3), sdk.Present},
-		{"String", r(res.String(0, "str")), "gold", sdk.Present},
-		{"Bool", r(res.Bool(0, "flag")), true, sdk.Present},
-		{"Bytes", r(res.Bytes(0, "raw")), []byte{9, 8}, sdk.Present},
-		{"Time", r(res.Time(0, "when")), at.Add(-time.Hour), sdk.Present},
-		{"Float32s", r(res.Float32s(0, "emb")), []float32{0.1, 0.2}, sdk.Present},
-		{"Float64s", r(res.Float64s(0, "f64s")), []float64{1.5}, sdk.Present},
-		{"Int64s", r(res.Int64s(0, "i64s")), []int64{4, 5}, sdk.Present},
-		{"Strings", r(res.Strings(0, "strs")), []string{"a"}, sdk.Present},
+	cellOf := func(c sdk.Cell, err error) read { return read{c, c.Status, err} }
+	checkGetters(t, []getterCase{
+		{name: "Int64 driver_id", got: readOf(res.Int64(1, "driver_id")), value: int64(1002), st: sdk.Present},
+		{name: "Float64 f64", got: readOf(res.Float64(0, "f64")), value: 0.5, st: sdk.Present},
+		{name: "Float64 f32 widens", got: readOf(res.Float64(0, "f32")), value: 0.25, st: sdk.Present},
+		{name: "Float32 f32", got: readOf(res.Float32(0, "f32")), value: float32(0.25), st: sdk.Present},
+		{name: "Int64 i64", got: readOf(res.Int64(0, "i64")), value: int64(1) << 40, st: sdk.Present},
+		{name: "Int64 i32 widens", got: readOf(res.Int64(0, "i32")), value: int64(-3), st: sdk.Present},
+		{name: "Int32 i32", got: readOf(res.Int32(0, "i32")), value: int32(-3), st: sdk.Present},
+		{name: "String", got: readOf(res.String(0, "str")), value: "gold", st: sdk.Present},
+		{name: "Bool", got: readOf(res.Bool(0, "flag")), value: true, st: sdk.Present},
+		{name: "Bytes", got: readOf(res.Bytes(0, "raw")), value: []byte{9, 8}, st: sdk.Present},
+		{name: "Time", got: readOf(res.Time(0, "when")), value: at.Add(-time.Hour), st: sdk.Present},
+		{name: "Float32s", got: readOf(res.Float32s(0, "emb")), value: []float32{0.1, 0.2}, st: sdk.Present},
+		{name: "Float64s", got: readOf(res.Float64s(0, "f64s")), value: []float64{1.5}, st: sdk.Present},
+		{name: "Int64s", got: readOf(res.Int64s(0, "i64s")), value: []int64{4, 5}, st: sdk.Present},
+		{name: "Strings", got: readOf(res.Strings(0, "strs")), value: []string{"a"}, st: sdk.Present},
 
 		// Row 1: zero values with the server's statuses, and no error.
-		{"Float64 null", r(res.Float64(1, "f64")), 0.0, sdk.NullValue},
-		{"Float32 not found", r(res.Float32(1, "f32")), float32(0), sdk.NotFound},
-		{"Int64 outside max age", r(res.Int64(1, "i64")), int64(0), sdk.OutsideMaxAge},
-		{"String not found", r(res.String(1, "str")), "", sdk.NotFound},
-		{"Time null", r(res.Time(1, "when")), time.Time{}, sdk.NullValue},
-		{"Float32s not found", r(res.Float32s(1, "emb")), []float32(nil), sdk.NotFound},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.got.err != nil {
-				t.Fatal(tt.got.err)
-			}
-			if got, want := fmt.Sprintf("%#v %v", tt.got.value, tt.got.st), fmt.Sprintf("%#v %v", tt.value, tt.st); got != want {
-				t.Errorf("%s, want %s", got, want)
-			}
-		})
-	}
+		{name: "Float64 null", got: readOf(res.Float64(1, "f64")), value: 0.0, st: sdk.NullValue},
+		{name: "Float32 not found", got: readOf(res.Float32(1, "f32")), value: float32(0), st: sdk.NotFound},
+		{name: "Int64 outside max age", got: readOf(res.Int64(1, "i64")), value: int64(0), st: sdk.OutsideMaxAge},
+		{name: "String not found", got: readOf(res.String(1, "str")), value: "", st: sdk.NotFound},
+		{name: "Time null", got: readOf(res.Time(1, "when")), value: time.Time{}, st: sdk.NullValue},
+		{name: "Float32s not found", got: readOf(res.Float32s(1, "emb")), value: []float32(nil), st: sdk.NotFound},
 
-	// A getter of another type, an unknown name or a row out of range is an
-	// error naming the mistake, whatever the cell's status.
-	errOf := func(_ any, _ sdk.Status, err error) error { return err }
-	cellErr := func(_ sdk.Cell, err error) error { return err }
-	for _, tt := range []struct {
-		name string
-		err  error
-		is   error
-		msg  string
-	}{
-		{"Float64 of int64", errOf(res.Float64(0, "i64")), sdk.ErrType, `sdk: Float64(0, "i64"): wrong type: i64 is int64; use Int64`},
-		{"Float64 of int32", errOf(res.Float64(0, "i32")), sdk.ErrType, "i32 is int32; use Int32"},
-		{"Int64 of float64", errOf(res.Int64(0, "f64")), sdk.ErrType, "f64 is float64; use Float64"},
-		{"Int64 of timestamp", errOf(res.Int64(0, "when")), sdk.ErrType, "when is timestamp; use Time"},
-		{"Float32 of float64 narrows", errOf(res.Float32(0, "f64")), sdk.ErrType, "f64 is float64; use Float64"},
-		{"Int32 of int64 narrows", errOf(res.Int32(0, "i64")), sdk.ErrType, "i64 is int64; use Int64"},
-		{"String of bytes", errOf(res.String(0, "raw")), sdk.ErrType, "raw is bytes; use Bytes"},
-		{"Bool of string", errOf(res.Bool(0, "str")), sdk.ErrType, "str is string; use String"},
-		{"Bytes of string", errOf(res.Bytes(0, "str")), sdk.ErrType, "str is string; use String"},
-		{"Time of int64", errOf(res.Time(0, "i64")), sdk.ErrType, "i64 is int64; use Int64"},
-		{"Float32s of list<float64>", errOf(res.Float64s(0, "emb")), sdk.ErrType, "emb is list<float32>; use Float32s"},
-		{"Int64s of list<string>", errOf(res.Int64s(0, "strs")), sdk.ErrType, "strs is list<string>; use Strings"},
-		{"Strings of list<int64>", errOf(res.Strings(0, "i64s")), sdk.ErrType, "i64s is list<int64>; use Int64s"},
-		{"Float64 of a list", errOf(res.Float64(0, "f64s")), sdk.ErrType, "f64s is list<float64>; use Float64s"},
-		{"Int64 of a null float64", errOf(res.Int64(1, "f64")), sdk.ErrType, "f64 is float64; use Float64"},
-		{"Float64 of a NOT_FOUND int64", errOf(res.Float64(1, "i64")), sdk.ErrType, "i64 is int64; use Int64"},
-		{"misspelt name", errOf(res.Float64(0, "f46")), sdk.ErrUnknownFeature, `sdk: Float64(0, "f46"): unknown feature; did you mean "f64"?`},
-		{"unknown name", errOf(res.String(0, "price")), sdk.ErrUnknownFeature, `sdk: String(0, "price"): unknown feature`},
-		{"long unknown name is clipped", errOf(res.String(0, strings.Repeat("x", 200))), sdk.ErrUnknownFeature, "…(200 bytes)"},
-		{"row past the end", errOf(res.Float64(2, "f64")), sdk.ErrRowOutOfRange, `sdk: Float64(2, "f64"): row out of range: the result has 2 rows`},
-		{"negative row", errOf(res.Float64(-1, "f64")), sdk.ErrRowOutOfRange, "row out of range"},
-		{"Cell of an unknown name", cellErr(res.Cell(0, "drive_id")), sdk.ErrUnknownFeature, `did you mean "driver_id"?`},
-		{"Cell past the end", cellErr(res.Cell(2, "driver_id")), sdk.ErrRowOutOfRange, "row out of range"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if !errors.Is(tt.err, tt.is) || !strings.Contains(fmt.Sprint(tt.err), tt.msg) {
-				t.Errorf("error %v, want %v saying %q", tt.err, tt.is, tt.msg)
-			}
-		})
-	}
+		// A getter of another type, an unknown name or a row out of range
+		// is an error naming the mistake, whatever the cell's status.
+		{name: "Float64 of int64", got: readOf(res.Float64(0, "i64")), is: sdk.ErrType, msg: `sdk: Float64(0, "i64"): wrong type: i64 is int64; use Int64`},
+		{name: "Float64 of int32", got: readOf(res.Float64(0, "i32")), is: sdk.ErrType, msg: "i32 is int32; use Int32"},
+		{name: "Int64 of float64", got: readOf(res.Int64(0, "f64")), is: sdk.ErrType, msg: "f64 is float64; use Float64"},
+		{name: "Int64 of timestamp", got: readOf(res.Int64(0, "when")), is: sdk.ErrType, msg: "when is timestamp; use Time"},
+		{name: "Float32 of float64 narrows", got: readOf(res.Float32(0, "f64")), is: sdk.ErrType, msg: "f64 is float64; use Float64"},
+		{name: "Int32 of int64 narrows", got: readOf(res.Int32(0, "i64")), is: sdk.ErrType, msg: "i64 is int64; use Int64"},
+		{name: "String of bytes", got: readOf(res.String(0, "raw")), is: sdk.ErrType, msg: "raw is bytes; use Bytes"},
+		{name: "Bool of string", got: readOf(res.Bool(0, "str")), is: sdk.ErrType, msg: "str is string; use String"},
+		{name: "Bytes of string", got: readOf(res.Bytes(0, "str")), is: sdk.ErrType, msg: "str is string; use String"},
+		{name: "Time of int64", got: readOf(res.Time(0, "i64")), is: sdk.ErrType, msg: "i64 is int64; use Int64"},
+		{name: "Float64s of list<float32>", got: readOf(res.Float64s(0, "emb")), is: sdk.ErrType, msg: "emb is list<float32>; use Float32s"},
+		{name: "Int64s of list<string>", got: readOf(res.Int64s(0, "strs")), is: sdk.ErrType, msg: "strs is list<string>; use Strings"},
+		{name: "Strings of list<int64>", got: readOf(res.Strings(0, "i64s")), is: sdk.ErrType, msg: "i64s is list<int64>; use Int64s"},
+		{name: "Float64 of a list", got: readOf(res.Float64(0, "f64s")), is: sdk.ErrType, msg: "f64s is list<float64>; use Float64s"},
+		{name: "Int64s of list<int32>, which only Cell reads", got: readOf(res.Int64s(0, "i32s")), is: sdk.ErrType, msg: "i32s is list<int32>; use Cell"},
+		{name: "Int64 of a null float64", got: readOf(res.Int64(1, "f64")), is: sdk.ErrType, msg: "f64 is float64; use Float64"},
+		{name: "Float64 of a NOT_FOUND int64", got: readOf(res.Float64(1, "i64")), is: sdk.ErrType, msg: "i64 is int64; use Int64"},
+		{name: "misspelt name", got: readOf(res.Float64(0, "f46")), is: sdk.ErrUnknownFeature, msg: `sdk: Float64(0, "f46"): unknown feature; did you mean "f64"?`},
+		{name: "unknown name", got: readOf(res.String(0, "price")), is: sdk.ErrUnknownFeature, msg: `sdk: String(0, "price"): unknown feature`},
+		{name: "long unknown name is clipped", got: readOf(res.String(0, strings.Repeat("x", 200))), is: sdk.ErrUnknownFeature, msg: "…(200 bytes)"},
+		{name: "row past the end", got: readOf(res.Float64(2, "f64")), is: sdk.ErrRowOutOfRange, msg: `sdk: Float64(2, "f64"): row out of range: the result has 2 rows`},
+		{name: "negative row", got: readOf(res.Float64(-1, "f64")), is: sdk.ErrRowOutOfRange, msg: "row out of range"},
+		{name: "Cell of an unknown name", got: cellOf(res.Cell(0, "drive_id")), is: sdk.ErrUnknownFeature, msg: `did you mean "driver_id"?`},
+		{name: "Cell past the end", got: cellOf(res.Cell(2, "driver_id")), is: sdk.ErrRowOutOfRange, msg: "row out of range"},
+	})
 
 	for _, tt := range []struct {
 		row  int
@@ -649,6 +617,7 @@ func TestResult(t *testing.T) {
 		{1, "f32", sdk.Cell{Status: sdk.NotFound}},
 		{0, "driver_id", sdk.Cell{Value: int64(1001), Status: sdk.Present}},
 		{0, "i64s", sdk.Cell{Value: []int64{4, 5}, Status: sdk.Present, EventTime: at}},
+		{0, "i32s", sdk.Cell{Value: []int32{7}, Status: sdk.Present, EventTime: at}},
 	} {
 		got, err := res.Cell(tt.row, tt.name)
 		if err != nil {
@@ -665,9 +634,9 @@ func TestResult(t *testing.T) {
 	key := func(id int64) sdk.Cell { return sdk.Cell{Value: id, Status: sdk.Present} }
 	want := []map[string]sdk.Cell{
 		{"driver_id": key(1001), "f64": cell(0.5), "f32": cell(float32(0.25)), "i64": cell(int64(1) << 40), "i32": cell(int32(-3)), "str": cell("gold"), "flag": cell(true),
-			"raw": cell([]byte{9, 8}), "when": cell(at.Add(-time.Hour)), "emb": cell([]float32{0.1, 0.2}), "f64s": cell([]float64{1.5}), "i64s": cell([]int64{4, 5}), "strs": cell([]string{"a"})},
+			"raw": cell([]byte{9, 8}), "when": cell(at.Add(-time.Hour)), "emb": cell([]float32{0.1, 0.2}), "f64s": cell([]float64{1.5}), "i64s": cell([]int64{4, 5}), "strs": cell([]string{"a"}), "i32s": cell([]int32{7})},
 		{"driver_id": key(1002), "f64": none(sdk.NullValue), "f32": {Status: sdk.NotFound}, "i64": none(sdk.OutsideMaxAge), "i32": none(sdk.NullValue), "str": {Status: sdk.NotFound}, "flag": none(sdk.NullValue),
-			"raw": none(sdk.NullValue), "when": none(sdk.NullValue), "emb": {Status: sdk.NotFound}, "f64s": none(sdk.NullValue), "i64s": none(sdk.NullValue), "strs": none(sdk.NullValue)},
+			"raw": none(sdk.NullValue), "when": none(sdk.NullValue), "emb": {Status: sdk.NotFound}, "f64s": none(sdk.NullValue), "i64s": none(sdk.NullValue), "strs": none(sdk.NullValue), "i32s": {Status: sdk.NotFound}},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("Rows: %d rows, want %d", len(rows), len(want))

@@ -26,6 +26,23 @@ func startServer() (addr string, stop func()) {
 	return env.Addr, stop
 }
 
+// lookup runs one query on a feature server for an example of reading its
+// result.
+func lookup(q sdk.Query) *sdk.Result {
+	addr, stop := startServer()
+	defer stop()
+	c, err := sdk.Dial(addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.GetOnlineFeatures(context.Background(), q)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return res
+}
+
 func ExampleDial() {
 	addr, stop := startServer()
 	defer stop()
@@ -55,21 +72,10 @@ func ExampleDial() {
 }
 
 func ExampleResult_Float64() {
-	addr, stop := startServer()
-	defer stop()
-	c, err := sdk.Dial(addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
-
-	res, err := c.GetOnlineFeatures(context.Background(), sdk.Query{
+	res := lookup(sdk.Query{
 		FeatureService: "driver_ranking_v1",
 		Entities:       sdk.Entities{"driver_id": {1001, 1003}},
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	// Only a PRESENT status carries a value: driver 1003 has no
 	// driver_stats row (NOT_FOUND), so its rate is a default, not the 0
 	// Float64 returns. The error is for mistakes in the code.
@@ -86,7 +92,7 @@ func ExampleResult_Float64() {
 
 	// A getter of the wrong type, a misspelt name or a row past the end is
 	// an error, never a zero.
-	_, _, err = res.Float64(0, "trips")
+	_, _, err := res.Float64(0, "trips")
 	fmt.Println(err, errors.Is(err, sdk.ErrType))
 	_, _, err = res.Float64(0, "conv_rat")
 	fmt.Println(err, errors.Is(err, sdk.ErrUnknownFeature))
@@ -189,22 +195,11 @@ func ExampleClient_Push() {
 }
 
 func ExampleResult_Rows() {
-	addr, stop := startServer()
-	defer stop()
-	c, err := sdk.Dial(addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
-
-	res, err := c.GetOnlineFeatures(context.Background(), sdk.Query{
+	res := lookup(sdk.Query{
 		Features:  []string{"driver_stats:conv_rate", "driver_stats:city", "customer_stats:tier"},
 		Entities:  sdk.Entities{"driver_id": {1001, 1002}, "customer_id": {501, 502}},
 		FullNames: true,
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	// One map per entity row, column name to cell: the value (nil unless
 	// PRESENT), its status and event time. A cell prints as its value, or
 	// its status when it has none.

@@ -141,9 +141,9 @@ func (r *Result) cell(i, row int) (*almanacv1.Value, Status, time.Time) {
 	return c.GetValues()[row], c.GetStatuses()[row], ts
 }
 
-// read returns the wire value and status of one cell for getter, which
-// reads the types in accepts.
-func (r *Result) read(getter string, row int, name string, accepts ...registry.Type) (*almanacv1.Value, Status, error) {
+// read returns the wire value and status of one cell for getter, or an
+// error when getter does not read the cell's type (see getters).
+func (r *Result) read(getter string, row int, name string) (*almanacv1.Value, Status, error) {
 	i, err := r.locate(getter, row, name)
 	if err != nil {
 		return nil, 0, err
@@ -153,10 +153,17 @@ func (r *Result) read(getter string, row int, name string, accepts ...registry.T
 	if !t.Valid() {
 		t = r.types[i]
 	}
-	if t.Valid() && !slices.Contains(accepts, t) {
-		return nil, 0, fmt.Errorf("sdk: %s(%d, %q): %w: %s is %s; use %s", getter, row, name, ErrType, name, t, getters[t])
+	if t.Valid() && !slices.Contains(getters[getter], t) {
+		return nil, 0, fmt.Errorf("sdk: %s(%d, %q): %w: %s is %s; use %s", getter, row, name, ErrType, name, t, getterOf(t))
 	}
 	return v, st, nil
+}
+
+// get reads one cell with getter and converts its value with conv, which
+// takes a nil or unset value to the zero value.
+func get[T any](r *Result, getter string, row int, name string, conv func(*almanacv1.Value) T) (T, Status, error) {
+	v, st, err := r.read(getter, row, name)
+	return conv(v), st, err
 }
 
 // Cell returns one cell as a Go value with its status and event time; it
@@ -172,83 +179,77 @@ func (r *Result) Cell(row int, name string) (Cell, error) {
 
 // Float64 returns a float64 feature (float32 values are widened).
 func (r *Result) Float64(row int, name string) (float64, Status, error) {
-	v, st, err := r.read("Float64", row, name, registry.TypeFloat64, registry.TypeFloat32)
-	if x, ok := v.GetVal().(*almanacv1.Value_FloatVal); ok {
-		return float64(x.FloatVal), st, err
-	}
-	return v.GetDoubleVal(), st, err
+	return get(r, "Float64", row, name, func(v *almanacv1.Value) float64 {
+		if x, ok := v.GetVal().(*almanacv1.Value_FloatVal); ok {
+			return float64(x.FloatVal)
+		}
+		return v.GetDoubleVal()
+	})
 }
 
 // Float32 returns a float32 feature.
 func (r *Result) Float32(row int, name string) (float32, Status, error) {
-	v, st, err := r.read("Float32", row, name, registry.TypeFloat32)
-	return v.GetFloatVal(), st, err
+	return get(r, "Float32", row, name, (*almanacv1.Value).GetFloatVal)
 }
 
 // Int64 returns an int64 feature (int32 values are widened).
 func (r *Result) Int64(row int, name string) (int64, Status, error) {
-	v, st, err := r.read("Int64", row, name, registry.TypeInt64, registry.TypeInt32)
-	if x, ok := v.GetVal().(*almanacv1.Value_Int32Val); ok {
-		return int64(x.Int32Val), st, err
-	}
-	return v.GetInt64Val(), st, err
+	return get(r, "Int64", row, name, func(v *almanacv1.Value) int64 {
+		if x, ok := v.GetVal().(*almanacv1.Value_Int32Val); ok {
+			return int64(x.Int32Val)
+		}
+		return v.GetInt64Val()
+	})
 }
 
 // Int32 returns an int32 feature.
 func (r *Result) Int32(row int, name string) (int32, Status, error) {
-	v, st, err := r.read("Int32", row, name, registry.TypeInt32)
-	return v.GetInt32Val(), st, err
+	return get(r, "Int32", row, name, (*almanacv1.Value).GetInt32Val)
 }
 
 // String returns a string feature.
 func (r *Result) String(row int, name string) (string, Status, error) {
-	v, st, err := r.read("String", row, name, registry.TypeString)
-	return v.GetStringVal(), st, err
+	return get(r, "String", row, name, (*almanacv1.Value).GetStringVal)
 }
 
 // Bool returns a bool feature.
 func (r *Result) Bool(row int, name string) (bool, Status, error) {
-	v, st, err := r.read("Bool", row, name, registry.TypeBool)
-	return v.GetBoolVal(), st, err
+	return get(r, "Bool", row, name, (*almanacv1.Value).GetBoolVal)
 }
 
 // Bytes returns a bytes feature.
 func (r *Result) Bytes(row int, name string) ([]byte, Status, error) {
-	v, st, err := r.read("Bytes", row, name, registry.TypeBytes)
-	return v.GetBytesVal(), st, err
+	return get(r, "Bytes", row, name, (*almanacv1.Value).GetBytesVal)
 }
 
 // Time returns a timestamp feature; the zero time when there is no value.
 func (r *Result) Time(row int, name string) (time.Time, Status, error) {
-	v, st, err := r.read("Time", row, name, registry.TypeTimestamp)
-	if x, ok := v.GetVal().(*almanacv1.Value_UnixTimestampVal); ok {
-		return time.UnixMilli(x.UnixTimestampVal).UTC(), st, err
-	}
-	return time.Time{}, st, err
+	return get(r, "Time", row, name, func(v *almanacv1.Value) time.Time {
+		if x, ok := v.GetVal().(*almanacv1.Value_UnixTimestampVal); ok {
+			return time.UnixMilli(x.UnixTimestampVal).UTC()
+		}
+		return time.Time{}
+	})
 }
 
 // Float32s returns a list<float32> feature, such as an embedding.
 func (r *Result) Float32s(row int, name string) ([]float32, Status, error) {
-	v, st, err := r.read("Float32s", row, name, registry.ListOf(registry.Float32))
-	return v.GetFloatListVal().GetVal(), st, err
+	return get(r, "Float32s", row, name, func(v *almanacv1.Value) []float32 { return v.GetFloatListVal().GetVal() })
 }
 
 // Float64s returns a list<float64> feature.
 func (r *Result) Float64s(row int, name string) ([]float64, Status, error) {
-	v, st, err := r.read("Float64s", row, name, registry.ListOf(registry.Float64))
-	return v.GetDoubleListVal().GetVal(), st, err
+	return get(r, "Float64s", row, name, func(v *almanacv1.Value) []float64 { return v.GetDoubleListVal().GetVal() })
 }
 
 // Int64s returns a list<int64> feature.
 func (r *Result) Int64s(row int, name string) ([]int64, Status, error) {
-	v, st, err := r.read("Int64s", row, name, registry.ListOf(registry.Int64))
-	return v.GetInt64ListVal().GetVal(), st, err
+	return get(r, "Int64s", row, name, func(v *almanacv1.Value) []int64 { return v.GetInt64ListVal().GetVal() })
 }
 
 // Strings returns a list<string> feature.
 func (r *Result) Strings(row int, name string) ([]string, Status, error) {
-	v, st, err := r.read("Strings", row, name, registry.ListOf(registry.String))
-	return v.GetStringListVal().GetVal(), st, err
+	return get(r, "Strings", row, name, func(v *almanacv1.Value) []string { return v.GetStringListVal().GetVal() })
 }
 
 // Rows returns the result as one map per entity row, column name to cell:
@@ -310,22 +311,29 @@ func typeOf(v *almanacv1.Value) registry.Type {
 	return registry.Type{}
 }
 
-// getters names the getter that reads each type; Cell reads them all.
-var getters = map[registry.Type]string{
-	registry.TypeInt32:                  "Int32",
-	registry.TypeInt64:                  "Int64",
-	registry.TypeFloat32:                "Float32",
-	registry.TypeFloat64:                "Float64",
-	registry.TypeBool:                   "Bool",
-	registry.TypeString:                 "String",
-	registry.TypeBytes:                  "Bytes",
-	registry.TypeTimestamp:              "Time",
-	registry.ListOf(registry.Int32):     "Cell",
-	registry.ListOf(registry.Int64):     "Int64s",
-	registry.ListOf(registry.Float32):   "Float32s",
-	registry.ListOf(registry.Float64):   "Float64s",
-	registry.ListOf(registry.Bool):      "Cell",
-	registry.ListOf(registry.String):    "Strings",
-	registry.ListOf(registry.Bytes):     "Cell",
-	registry.ListOf(registry.Timestamp): "Cell",
+// getters lists the types each typed getter reads: its own first, then
+// those it widens. Cell reads every type.
+var getters = map[string][]registry.Type{
+	"Int32":    {registry.TypeInt32},
+	"Int64":    {registry.TypeInt64, registry.TypeInt32},
+	"Float32":  {registry.TypeFloat32},
+	"Float64":  {registry.TypeFloat64, registry.TypeFloat32},
+	"Bool":     {registry.TypeBool},
+	"String":   {registry.TypeString},
+	"Bytes":    {registry.TypeBytes},
+	"Time":     {registry.TypeTimestamp},
+	"Int64s":   {registry.ListOf(registry.Int64)},
+	"Float32s": {registry.ListOf(registry.Float32)},
+	"Float64s": {registry.ListOf(registry.Float64)},
+	"Strings":  {registry.ListOf(registry.String)},
+}
+
+// getterOf returns the getter whose own type is t, or Cell.
+func getterOf(t registry.Type) string {
+	for g, types := range getters {
+		if types[0] == t {
+			return g
+		}
+	}
+	return "Cell"
 }

@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -37,60 +38,35 @@ func TestGetterMistakes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type read struct {
-		value any
-		st    sdk.Status
-		err   error
-	}
-	r := func(v any, st sdk.Status, err error) read { return read{v, st, err} }
-	for _, tt := range []struct {
-		name  string
-		got   read
-		value any
-		st    sdk.Status
-		is    error  // nil: no error
-		msg   string // what the error says
-	}{
-		{name: "float64 feature", got: r(fresh.Float64(0, "conv_rate")), value: 0.91, st: sdk.Present},
-		{name: "int64 feature", got: r(fresh.Int64(0, "trips")), value: int64(12), st: sdk.Present},
-		{name: "float32 feature", got: r(fresh.Float32(0, "acc_rate")), value: float32(0.95), st: sdk.Present},
-		{name: "string feature", got: r(fresh.String(0, "city")), value: "paris", st: sdk.Present},
-		{name: "join key", got: r(fresh.Int64(2, "driver_id")), value: int64(1003), st: sdk.Present},
+	checkGetters(t, []getterCase{
+		{name: "float64 feature", got: readOf(fresh.Float64(0, "conv_rate")), value: 0.91, st: sdk.Present},
+		{name: "int64 feature", got: readOf(fresh.Int64(0, "trips")), value: int64(12), st: sdk.Present},
+		{name: "float32 feature", got: readOf(fresh.Float32(0, "acc_rate")), value: float32(0.95), st: sdk.Present},
+		{name: "string feature", got: readOf(fresh.String(0, "city")), value: "paris", st: sdk.Present},
+		{name: "join key", got: readOf(fresh.Int64(2, "driver_id")), value: int64(1003), st: sdk.Present},
 
-		{name: "Float64 of an int64 feature", got: r(fresh.Float64(0, "trips")), value: 0.0, is: sdk.ErrType,
+		{name: "Float64 of an int64 feature", got: readOf(fresh.Float64(0, "trips")), is: sdk.ErrType,
 			msg: `sdk: Float64(0, "trips"): wrong type: trips is int64; use Int64`},
-		{name: "Int64 of a float64 feature", got: r(fresh.Int64(0, "conv_rate")), value: int64(0), is: sdk.ErrType,
+		{name: "Int64 of a float64 feature", got: readOf(fresh.Int64(0, "conv_rate")), is: sdk.ErrType,
 			msg: `sdk: Int64(0, "conv_rate"): wrong type: conv_rate is float64; use Float64`},
-		{name: "Float64 of a float32 feature widens", got: r(fresh.Float64(0, "acc_rate")), value: float64(float32(0.95)), st: sdk.Present},
-		{name: "Float32 of a float64 feature", got: r(fresh.Float32(0, "conv_rate")), value: float32(0), is: sdk.ErrType, msg: "conv_rate is float64; use Float64"},
-		{name: "Int64 of a null float32", got: r(fresh.Int64(1, "acc_rate")), value: int64(0), is: sdk.ErrType, msg: "acc_rate is float32; use Float32"},
-		{name: "Int64 of a NOT_FOUND float64", got: r(fresh.Int64(2, "conv_rate")), value: int64(0), is: sdk.ErrType, msg: "conv_rate is float64; use Float64"},
-		{name: "String of an int64 join key", got: r(fresh.String(0, "driver_id")), value: "", is: sdk.ErrType, msg: "driver_id is int64; use Int64"},
-		{name: "misspelt name", got: r(fresh.Float64(0, "conv_rat")), value: 0.0, is: sdk.ErrUnknownFeature,
+		{name: "Float64 of a float32 feature widens", got: readOf(fresh.Float64(0, "acc_rate")), value: float64(float32(0.95)), st: sdk.Present},
+		{name: "Float32 of a float64 feature", got: readOf(fresh.Float32(0, "conv_rate")), is: sdk.ErrType, msg: "conv_rate is float64; use Float64"},
+		{name: "Int64 of a null float32", got: readOf(fresh.Int64(1, "acc_rate")), is: sdk.ErrType, msg: "acc_rate is float32; use Float32"},
+		{name: "Int64 of a NOT_FOUND float64", got: readOf(fresh.Int64(2, "conv_rate")), is: sdk.ErrType, msg: "conv_rate is float64; use Float64"},
+		{name: "String of an int64 join key", got: readOf(fresh.String(0, "driver_id")), is: sdk.ErrType, msg: "driver_id is int64; use Int64"},
+		{name: "misspelt name", got: readOf(fresh.Float64(0, "conv_rat")), is: sdk.ErrUnknownFeature,
 			msg: `sdk: Float64(0, "conv_rat"): unknown feature; did you mean "conv_rate"?`},
-		{name: "misspelt name of a NOT_FOUND row", got: r(fresh.Float64(2, "Conv_Rate_")), value: 0.0, is: sdk.ErrUnknownFeature, msg: `did you mean "conv_rate"?`},
-		{name: "full name of a short-named result", got: r(fresh.Float64(0, "driver_stats__conv_rate")), value: 0.0, is: sdk.ErrUnknownFeature, msg: "unknown feature"},
-		{name: "row past the end", got: r(fresh.Float64(3, "conv_rate")), value: 0.0, is: sdk.ErrRowOutOfRange,
+		{name: "misspelt name of a NOT_FOUND row", got: readOf(fresh.Float64(2, "Conv_Rate_")), is: sdk.ErrUnknownFeature, msg: `did you mean "conv_rate"?`},
+		{name: "full name of a short-named result", got: readOf(fresh.Float64(0, "driver_stats__conv_rate")), is: sdk.ErrUnknownFeature, msg: "unknown feature"},
+		{name: "row past the end", got: readOf(fresh.Float64(3, "conv_rate")), is: sdk.ErrRowOutOfRange,
 			msg: `sdk: Float64(3, "conv_rate"): row out of range: the result has 3 rows`},
-		{name: "negative row", got: r(fresh.Int64(-1, "trips")), value: int64(0), is: sdk.ErrRowOutOfRange, msg: "row out of range"},
+		{name: "negative row", got: readOf(fresh.Int64(-1, "trips")), is: sdk.ErrRowOutOfRange, msg: "row out of range"},
 
-		{name: "NULL_VALUE", got: r(fresh.Float32(1, "acc_rate")), value: float32(0), st: sdk.NullValue},
-		{name: "NOT_FOUND", got: r(fresh.Float64(2, "conv_rate")), value: 0.0, st: sdk.NotFound},
-		{name: "OUTSIDE_MAX_AGE", got: r(stale.Float64(0, "conv_rate")), value: 0.0, st: sdk.OutsideMaxAge},
-		{name: "PRESENT until the TTL", got: r(stale.Float64(1, "conv_rate")), value: 0.72, st: sdk.Present},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got, want := fmt.Sprintf("%#v %v", tt.got.value, tt.got.st), fmt.Sprintf("%#v %v", tt.value, tt.st); got != want {
-				t.Errorf("%s, want %s", got, want)
-			}
-			switch {
-			case tt.is == nil && tt.got.err != nil:
-				t.Errorf("error %v, want none", tt.got.err)
-			case tt.is != nil && (!errors.Is(tt.got.err, tt.is) || !strings.Contains(fmt.Sprint(tt.got.err), tt.msg)):
-				t.Errorf("error %v, want %v saying %q", tt.got.err, tt.is, tt.msg)
-			}
-		})
-	}
+		{name: "NULL_VALUE", got: readOf(fresh.Float32(1, "acc_rate")), value: float32(0), st: sdk.NullValue},
+		{name: "NOT_FOUND", got: readOf(fresh.Float64(2, "conv_rate")), value: 0.0, st: sdk.NotFound},
+		{name: "OUTSIDE_MAX_AGE", got: readOf(stale.Float64(0, "conv_rate")), value: 0.0, st: sdk.OutsideMaxAge},
+		{name: "PRESENT until the TTL", got: readOf(stale.Float64(1, "conv_rate")), value: 0.72, st: sdk.Present},
+	})
 
 	// Rows keeps each value's status and event time.
 	for _, tt := range []struct {
@@ -113,6 +89,52 @@ func TestGetterMistakes(t *testing.T) {
 			}
 			if cell, err := tt.res.Cell(tt.row, tt.col); err != nil || fmt.Sprintf("%#v", cell) != fmt.Sprintf("%#v", got) {
 				t.Errorf("Cell(%d, %s) = %#v, %v; want Rows' %#v", tt.row, tt.col, cell, err, got)
+			}
+		})
+	}
+}
+
+// read is what a getter returned.
+type read struct {
+	value any
+	st    sdk.Status
+	err   error
+}
+
+// readOf gathers what a getter returned: readOf(res.Float64(0, "trips")).
+func readOf(v any, st sdk.Status, err error) read { return read{v, st, err} }
+
+// getterCase is a getter's call and what it must return: a value and a
+// status, or, when is is set, the zero value and an error wrapping is that
+// says msg.
+type getterCase struct {
+	name  string
+	got   read
+	value any
+	st    sdk.Status
+	is    error
+	msg   string
+}
+
+// checkGetters checks each case in a subtest.
+func checkGetters(t *testing.T, cases []getterCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.is != nil {
+				if !errors.Is(tt.got.err, tt.is) || !strings.Contains(fmt.Sprint(tt.got.err), tt.msg) {
+					t.Errorf("error %v, want %v saying %q", tt.got.err, tt.is, tt.msg)
+				}
+				if !reflect.ValueOf(tt.got.value).IsZero() || tt.got.st != 0 {
+					t.Errorf("%#v %v with the error, want the zero value and no status", tt.got.value, tt.got.st)
+				}
+				return
+			}
+			if tt.got.err != nil {
+				t.Fatalf("error %v, want none", tt.got.err)
+			}
+			if got, want := fmt.Sprintf("%#v %v", tt.got.value, tt.got.st), fmt.Sprintf("%#v %v", tt.value, tt.st); got != want {
+				t.Errorf("%s, want %s", got, want)
 			}
 		})
 	}
