@@ -506,7 +506,7 @@ func allTypes(at time.Time) *almanacv1.GetOnlineFeaturesResponse {
 		}
 		return v
 	}
-	names := []string{"driver_id", "f64", "f32", "i64", "i32", "str", "flag", "raw", "when", "emb", "f64s", "i64s", "strs"}
+	names := []string{"driver_id", "f64", "f32", "i64", "i32", "str", "flag", "raw", "when", "emb", "f64s", "i64s", "strs", "i32s"}
 	return &almanacv1.GetOnlineFeaturesResponse{
 		Metadata: &almanacv1.GetOnlineFeaturesResponse_Metadata{FeatureNames: &almanacv1.FeatureList{Val: names}},
 		Results: []*almanacv1.GetOnlineFeaturesResponse_FeatureVector{
@@ -527,12 +527,13 @@ func allTypes(at time.Time) *almanacv1.GetOnlineFeaturesResponse {
 			col(val([]float64{1.5}), sdk.NullValue),
 			col(val([]int64{4, 5}), sdk.NullValue),
 			col(val([]string{"a"}), sdk.NullValue),
+			col(val([]int32{7}), sdk.NotFound),
 		},
 	}
 }
 
-// TestResult checks the typed accessors, Rows and the metadata of a result
-// holding every type and status.
+// TestResult checks the typed getters, Cell, Rows and the metadata of a
+// result holding every type and status.
 func TestResult(t *testing.T) {
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	f := &fakeServer{resp: allTypes(at)}
@@ -551,73 +552,91 @@ func TestResult(t *testing.T) {
 		t.Error("Response differs from what the server sent")
 	}
 
-	type cell struct {
-		value any
-		st    sdk.Status
-	}
-	check := func(name string, got, want cell) {
-		t.Helper()
-		if fmt.Sprintf("%#v %v", got.value, got.st) != fmt.Sprintf("%#v %v", want.value, want.st) {
-			t.Errorf("%s: %#v %v, want %#v %v", name, got.value, got.st, want.value, want.st)
-		}
-	}
-	c := func(v any, st sdk.Status) cell { return cell{v, st} }
-	check("Int64 driver_id", c(res.Int64(1, "driver_id")), cell{int64(1002), sdk.Present})
-	check("Float64 f64", c(res.Float64(0, "f64")), cell{0.5, sdk.Present})
-	check("Float64 f32 widens", c(res.Float64(0, "f32")), cell{0.25, sdk.Present})
-	check("Float32 f32", c(res.Float32(0, "f32")), cell{float32(0.25), sdk.Present})
-	check("Int64 i64", c(res.Int64(0, "i64")), cell{int64(1) << 40, sdk.Present})
-	check("Int64 i32 widens", c(res.Int64(0, "i32")), cell{int64(-3), sdk.Present})
-	check("Int32 i32", c(res.Int32(0, "i32")), cell{int32(-3), sdk.Present})
-	check("String", c(res.String(0, "str")), cell{"gold", sdk.Present})
-	check("Bool", c(res.Bool(0, "flag")), cell{true, sdk.Present})
-	check("Bytes", c(res.Bytes(0, "raw")), cell{[]byte{9, 8}, sdk.Present})
-	check("Time", c(res.Time(0, "when")), cell{at.Add(-time.Hour), sdk.Present})
-	check("Float32s", c(res.Float32s(0, "emb")), cell{[]float32{0.1, 0.2}, sdk.Present})
-	check("Float64s", c(res.Float64s(0, "f64s")), cell{[]float64{1.5}, sdk.Present})
-	check("Int64s", c(res.Int64s(0, "i64s")), cell{[]int64{4, 5}, sdk.Present})
-	check("Strings", c(res.Strings(0, "strs")), cell{[]string{"a"}, sdk.Present})
+	cellOf := func(c sdk.Cell, err error) read { return read{c, c.Status, err} }
+	checkGetters(t, []getterCase{
+		{name: "Int64 driver_id", got: readOf(res.Int64(1, "driver_id")), value: int64(1002), st: sdk.Present},
+		{name: "Float64 f64", got: readOf(res.Float64(0, "f64")), value: 0.5, st: sdk.Present},
+		{name: "Float64 f32 widens", got: readOf(res.Float64(0, "f32")), value: 0.25, st: sdk.Present},
+		{name: "Float32 f32", got: readOf(res.Float32(0, "f32")), value: float32(0.25), st: sdk.Present},
+		{name: "Int64 i64", got: readOf(res.Int64(0, "i64")), value: int64(1) << 40, st: sdk.Present},
+		{name: "Int64 i32 widens", got: readOf(res.Int64(0, "i32")), value: int64(-3), st: sdk.Present},
+		{name: "Int32 i32", got: readOf(res.Int32(0, "i32")), value: int32(-3), st: sdk.Present},
+		{name: "String", got: readOf(res.String(0, "str")), value: "gold", st: sdk.Present},
+		{name: "Bool", got: readOf(res.Bool(0, "flag")), value: true, st: sdk.Present},
+		{name: "Bytes", got: readOf(res.Bytes(0, "raw")), value: []byte{9, 8}, st: sdk.Present},
+		{name: "Time", got: readOf(res.Time(0, "when")), value: at.Add(-time.Hour), st: sdk.Present},
+		{name: "Float32s", got: readOf(res.Float32s(0, "emb")), value: []float32{0.1, 0.2}, st: sdk.Present},
+		{name: "Float64s", got: readOf(res.Float64s(0, "f64s")), value: []float64{1.5}, st: sdk.Present},
+		{name: "Int64s", got: readOf(res.Int64s(0, "i64s")), value: []int64{4, 5}, st: sdk.Present},
+		{name: "Strings", got: readOf(res.Strings(0, "strs")), value: []string{"a"}, st: sdk.Present},
 
-	// Row 1: zero values with the server's statuses.
-	check("Float64 null", c(res.Float64(1, "f64")), cell{0.0, sdk.NullValue})
-	check("Float32 not found", c(res.Float32(1, "f32")), cell{float32(0), sdk.NotFound})
-	check("Int64 outside max age", c(res.Int64(1, "i64")), cell{int64(0), sdk.OutsideMaxAge})
-	check("String not found", c(res.String(1, "str")), cell{"", sdk.NotFound})
-	check("Time null", c(res.Time(1, "when")), cell{time.Time{}, sdk.NullValue})
-	check("Float32s not found", c(res.Float32s(1, "emb")), cell{[]float32(nil), sdk.NotFound})
+		// Row 1: zero values with the server's statuses, and no error.
+		{name: "Float64 null", got: readOf(res.Float64(1, "f64")), value: 0.0, st: sdk.NullValue},
+		{name: "Float32 not found", got: readOf(res.Float32(1, "f32")), value: float32(0), st: sdk.NotFound},
+		{name: "Int64 outside max age", got: readOf(res.Int64(1, "i64")), value: int64(0), st: sdk.OutsideMaxAge},
+		{name: "String not found", got: readOf(res.String(1, "str")), value: "", st: sdk.NotFound},
+		{name: "Time null", got: readOf(res.Time(1, "when")), value: time.Time{}, st: sdk.NullValue},
+		{name: "Float32s not found", got: readOf(res.Float32s(1, "emb")), value: []float32(nil), st: sdk.NotFound},
 
-	// Unknown names and rows read as NotFound.
-	check("unknown name", c(res.Float64(0, "nope")), cell{0.0, sdk.NotFound})
-	check("row past the end", c(res.Float64(2, "f64")), cell{0.0, sdk.NotFound})
-	check("negative row", c(res.Float64(-1, "f64")), cell{0.0, sdk.NotFound})
+		// A getter of another type, an unknown name or a row out of range
+		// is an error naming the mistake, whatever the cell's status.
+		{name: "Float64 of int64", got: readOf(res.Float64(0, "i64")), is: sdk.ErrType, msg: `sdk: Float64(0, "i64"): wrong type: i64 is int64; use Int64`},
+		{name: "Float64 of int32", got: readOf(res.Float64(0, "i32")), is: sdk.ErrType, msg: "i32 is int32; use Int32"},
+		{name: "Int64 of float64", got: readOf(res.Int64(0, "f64")), is: sdk.ErrType, msg: "f64 is float64; use Float64"},
+		{name: "Int64 of timestamp", got: readOf(res.Int64(0, "when")), is: sdk.ErrType, msg: "when is timestamp; use Time"},
+		{name: "Float32 of float64 narrows", got: readOf(res.Float32(0, "f64")), is: sdk.ErrType, msg: "f64 is float64; use Float64"},
+		{name: "Int32 of int64 narrows", got: readOf(res.Int32(0, "i64")), is: sdk.ErrType, msg: "i64 is int64; use Int64"},
+		{name: "String of bytes", got: readOf(res.String(0, "raw")), is: sdk.ErrType, msg: "raw is bytes; use Bytes"},
+		{name: "Bool of string", got: readOf(res.Bool(0, "str")), is: sdk.ErrType, msg: "str is string; use String"},
+		{name: "Bytes of string", got: readOf(res.Bytes(0, "str")), is: sdk.ErrType, msg: "str is string; use String"},
+		{name: "Time of int64", got: readOf(res.Time(0, "i64")), is: sdk.ErrType, msg: "i64 is int64; use Int64"},
+		{name: "Float64s of list<float32>", got: readOf(res.Float64s(0, "emb")), is: sdk.ErrType, msg: "emb is list<float32>; use Float32s"},
+		{name: "Int64s of list<string>", got: readOf(res.Int64s(0, "strs")), is: sdk.ErrType, msg: "strs is list<string>; use Strings"},
+		{name: "Strings of list<int64>", got: readOf(res.Strings(0, "i64s")), is: sdk.ErrType, msg: "i64s is list<int64>; use Int64s"},
+		{name: "Float64 of a list", got: readOf(res.Float64(0, "f64s")), is: sdk.ErrType, msg: "f64s is list<float64>; use Float64s"},
+		{name: "Int64s of list<int32>, which only Cell reads", got: readOf(res.Int64s(0, "i32s")), is: sdk.ErrType, msg: "i32s is list<int32>; use Cell"},
+		{name: "Int64 of a null float64", got: readOf(res.Int64(1, "f64")), is: sdk.ErrType, msg: "f64 is float64; use Float64"},
+		{name: "Float64 of a NOT_FOUND int64", got: readOf(res.Float64(1, "i64")), is: sdk.ErrType, msg: "i64 is int64; use Int64"},
+		{name: "misspelt name", got: readOf(res.Float64(0, "f46")), is: sdk.ErrUnknownFeature, msg: `sdk: Float64(0, "f46"): unknown feature; did you mean "f64"?`},
+		{name: "unknown name", got: readOf(res.String(0, "price")), is: sdk.ErrUnknownFeature, msg: `sdk: String(0, "price"): unknown feature`},
+		{name: "long unknown name is clipped", got: readOf(res.String(0, strings.Repeat("x", 200))), is: sdk.ErrUnknownFeature, msg: "…(200 bytes)"},
+		{name: "row past the end", got: readOf(res.Float64(2, "f64")), is: sdk.ErrRowOutOfRange, msg: `sdk: Float64(2, "f64"): row out of range: the result has 2 rows`},
+		{name: "negative row", got: readOf(res.Float64(-1, "f64")), is: sdk.ErrRowOutOfRange, msg: "row out of range"},
+		{name: "Cell of an unknown name", got: cellOf(res.Cell(0, "drive_id")), is: sdk.ErrUnknownFeature, msg: `did you mean "driver_id"?`},
+		{name: "Cell past the end", got: cellOf(res.Cell(2, "driver_id")), is: sdk.ErrRowOutOfRange, msg: "row out of range"},
+	})
 
 	for _, tt := range []struct {
 		row  int
 		name string
-		st   sdk.Status
-		at   time.Time
+		want sdk.Cell
 	}{
-		{0, "f64", sdk.Present, at},
-		{1, "f64", sdk.NullValue, at},
-		{1, "i64", sdk.OutsideMaxAge, at},
-		{1, "f32", sdk.NotFound, time.Time{}},
-		{0, "driver_id", sdk.Present, time.Time{}},
-		{0, "nope", sdk.NotFound, time.Time{}},
+		{0, "f64", sdk.Cell{Value: 0.5, Status: sdk.Present, EventTime: at}},
+		{1, "f64", sdk.Cell{Status: sdk.NullValue, EventTime: at}},
+		{1, "i64", sdk.Cell{Status: sdk.OutsideMaxAge, EventTime: at}},
+		{1, "f32", sdk.Cell{Status: sdk.NotFound}},
+		{0, "driver_id", sdk.Cell{Value: int64(1001), Status: sdk.Present}},
+		{0, "i64s", sdk.Cell{Value: []int64{4, 5}, Status: sdk.Present, EventTime: at}},
+		{0, "i32s", sdk.Cell{Value: []int32{7}, Status: sdk.Present, EventTime: at}},
 	} {
-		if st := res.Status(tt.row, tt.name); st != tt.st {
-			t.Errorf("Status(%d, %s) = %v, want %v", tt.row, tt.name, st, tt.st)
+		got, err := res.Cell(tt.row, tt.name)
+		if err != nil {
+			t.Errorf("Cell(%d, %s): %v", tt.row, tt.name, err)
 		}
-		if got := res.EventTime(tt.row, tt.name); !got.Equal(tt.at) {
-			t.Errorf("EventTime(%d, %s) = %v, want %v", tt.row, tt.name, got, tt.at)
+		if fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", tt.want) {
+			t.Errorf("Cell(%d, %s) = %#v, want %#v", tt.row, tt.name, got, tt.want)
 		}
 	}
 
 	rows := res.Rows()
-	want := []map[string]any{
-		{"driver_id": int64(1001), "f64": 0.5, "f32": float32(0.25), "i64": int64(1) << 40, "i32": int32(-3), "str": "gold", "flag": true,
-			"raw": []byte{9, 8}, "when": at.Add(-time.Hour), "emb": []float32{0.1, 0.2}, "f64s": []float64{1.5}, "i64s": []int64{4, 5}, "strs": []string{"a"}},
-		{"driver_id": int64(1002), "f64": nil, "f32": nil, "i64": nil, "i32": nil, "str": nil, "flag": nil,
-			"raw": nil, "when": nil, "emb": nil, "f64s": nil, "i64s": nil, "strs": nil},
+	cell := func(v any) sdk.Cell { return sdk.Cell{Value: v, Status: sdk.Present, EventTime: at} }
+	none := func(st sdk.Status) sdk.Cell { return sdk.Cell{Status: st, EventTime: at} }
+	key := func(id int64) sdk.Cell { return sdk.Cell{Value: id, Status: sdk.Present} }
+	want := []map[string]sdk.Cell{
+		{"driver_id": key(1001), "f64": cell(0.5), "f32": cell(float32(0.25)), "i64": cell(int64(1) << 40), "i32": cell(int32(-3)), "str": cell("gold"), "flag": cell(true),
+			"raw": cell([]byte{9, 8}), "when": cell(at.Add(-time.Hour)), "emb": cell([]float32{0.1, 0.2}), "f64s": cell([]float64{1.5}), "i64s": cell([]int64{4, 5}), "strs": cell([]string{"a"}), "i32s": cell([]int32{7})},
+		{"driver_id": key(1002), "f64": none(sdk.NullValue), "f32": {Status: sdk.NotFound}, "i64": none(sdk.OutsideMaxAge), "i32": none(sdk.NullValue), "str": {Status: sdk.NotFound}, "flag": none(sdk.NullValue),
+			"raw": none(sdk.NullValue), "when": none(sdk.NullValue), "emb": {Status: sdk.NotFound}, "f64s": none(sdk.NullValue), "i64s": none(sdk.NullValue), "strs": none(sdk.NullValue), "i32s": {Status: sdk.NotFound}},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("Rows: %d rows, want %d", len(rows), len(want))
@@ -626,6 +645,9 @@ func TestResult(t *testing.T) {
 		if got, w := fmt.Sprintf("%#v", rows[i]), fmt.Sprintf("%#v", want[i]); got != w {
 			t.Errorf("Rows()[%d] =\n%s\nwant\n%s", i, got, w)
 		}
+	}
+	if got, want := fmt.Sprint(rows[1]["f64"], " ", rows[0]["f64"]), "<NULL_VALUE> 0.5"; got != want {
+		t.Errorf("cells print as %q, want %q", got, want)
 	}
 }
 
@@ -652,7 +674,8 @@ func TestMalformedResponse(t *testing.T) {
 	}()
 	for row := range 3 {
 		for _, name := range []string{"driver_id", "a", "b"} {
-			res.Value(row, name)
+			res.Cell(row, name)
+			res.Float64(row, name)
 		}
 	}
 	res.Rows()

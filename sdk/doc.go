@@ -11,5 +11,9 @@
 //		FeatureService: "driver_ranking_v1",
 //		Entities:       sdk.Entities{"driver_id": {1001, 1002}},
 //	})
-//	rate, status := res.Float64(0, "conv_rate")
+//	rate, status, err := res.Float64(0, "conv_rate")
+//
+// A getter's status says what the lookup found; only Present carries a
+// value. Its error says the call itself is wrong: an unknown name, a getter
+// of another type than the feature's, or a row out of range.
 package sdk

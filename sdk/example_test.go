@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -25,6 +26,23 @@ func startServer() (addr string, stop func()) {
 	return env.Addr, stop
 }
 
+// lookup runs one query on a feature server for an example of reading its
+// result.
+func lookup(q sdk.Query) *sdk.Result {
+	addr, stop := startServer()
+	defer stop()
+	c, err := sdk.Dial(addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.GetOnlineFeatures(context.Background(), q)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return res
+}
+
 func ExampleDial() {
 	addr, stop := startServer()
 	defer stop()
@@ -45,9 +63,47 @@ func ExampleDial() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	rate, status := res.Float64(0, "conv_rate")
+	rate, status, err := res.Float64(0, "conv_rate")
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(rate, status)
 	// Output: 0.91 PRESENT
+}
+
+func ExampleResult_Float64() {
+	res := lookup(sdk.Query{
+		FeatureService: "driver_ranking_v1",
+		Entities:       sdk.Entities{"driver_id": {1001, 1003}},
+	})
+	// Only a PRESENT status carries a value: driver 1003 has no
+	// driver_stats row (NOT_FOUND), so its rate is a default, not the 0
+	// Float64 returns. The error is for mistakes in the code.
+	for row := range res.Len() {
+		rate, status, err := res.Float64(row, "conv_rate")
+		if err != nil {
+			log.Fatal(err)
+		}
+		if status != sdk.Present {
+			rate = 0.5
+		}
+		fmt.Println(rate, status)
+	}
+
+	// A getter of the wrong type, a misspelt name or a row past the end is
+	// an error, never a zero.
+	_, _, err := res.Float64(0, "trips")
+	fmt.Println(err, errors.Is(err, sdk.ErrType))
+	_, _, err = res.Float64(0, "conv_rat")
+	fmt.Println(err, errors.Is(err, sdk.ErrUnknownFeature))
+	_, _, err = res.Float64(2, "conv_rate")
+	fmt.Println(err, errors.Is(err, sdk.ErrRowOutOfRange))
+	// Output:
+	// 0.91 PRESENT
+	// 0.5 NOT_FOUND
+	// sdk: Float64(0, "trips"): wrong type: trips is int64; use Int64 true
+	// sdk: Float64(0, "conv_rat"): unknown feature; did you mean "conv_rate"? true
+	// sdk: Float64(2, "conv_rate"): row out of range: the result has 2 rows true
 }
 
 func ExampleClient_GetOnlineFeatures() {
@@ -68,13 +124,17 @@ func ExampleClient_GetOnlineFeatures() {
 	}
 	fmt.Println(res.Names())
 	for row := range res.Len() {
-		id, _ := res.Int64(row, "driver_id")
-		rate, rateStatus := res.Float64(row, "conv_rate")
-		acc, accStatus := res.Float32(row, "acc_rate")
-		emb, embStatus := res.Float32s(row, "embedding")
+		id, _, err1 := res.Int64(row, "driver_id")
+		rate, rateStatus, err2 := res.Float64(row, "conv_rate")
+		acc, accStatus, err3 := res.Float32(row, "acc_rate")
+		emb, embStatus, err4 := res.Float32s(row, "embedding")
+		cell, err5 := res.Cell(row, "conv_rate")
+		if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+			log.Fatal(err)
+		}
 		fmt.Printf("driver %d: conv_rate %v %v, acc_rate %v %v, embedding %v %v\n", id, rate, rateStatus, acc, accStatus, emb, embStatus)
-		if t := res.EventTime(row, "conv_rate"); !t.IsZero() {
-			fmt.Printf("  driver_stats as of %v before now\n", now.Sub(t))
+		if !cell.EventTime.IsZero() {
+			fmt.Printf("  driver_stats as of %v before now\n", now.Sub(cell.EventTime))
 		}
 	}
 	// Output:
@@ -119,9 +179,12 @@ func ExampleClient_Push() {
 		log.Fatal(err)
 	}
 	for row := range res.Len() {
-		id, _ := res.Int64(row, "driver_id")
-		status, st := res.String(row, "status")
-		lat, _ := res.Float64(row, "lat")
+		id, _, err1 := res.Int64(row, "driver_id")
+		status, st, err2 := res.String(row, "status")
+		lat, _, err3 := res.Float64(row, "lat")
+		if err := errors.Join(err1, err2, err3); err != nil {
+			log.Fatal(err)
+		}
 		fmt.Printf("driver %d: %q %v (%v)\n", id, status, lat, st)
 	}
 	// Output:
@@ -132,27 +195,22 @@ func ExampleClient_Push() {
 }
 
 func ExampleResult_Rows() {
-	addr, stop := startServer()
-	defer stop()
-	c, err := sdk.Dial(addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
-
-	res, err := c.GetOnlineFeatures(context.Background(), sdk.Query{
+	res := lookup(sdk.Query{
 		Features:  []string{"driver_stats:conv_rate", "driver_stats:city", "customer_stats:tier"},
 		Entities:  sdk.Entities{"driver_id": {1001, 1002}, "customer_id": {501, 502}},
 		FullNames: true,
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	// One map per entity row; values that are not PRESENT are nil.
-	for _, row := range res.Rows() {
+	// One map per entity row, column name to cell: the value (nil unless
+	// PRESENT), its status and event time. A cell prints as its value, or
+	// its status when it has none.
+	rows := res.Rows()
+	for _, row := range rows {
 		fmt.Println(row)
 	}
+	tier := rows[1]["customer_stats__tier"]
+	fmt.Println(tier.Value, tier.Status)
 	// Output:
 	// map[customer_id:501 customer_stats__tier:gold driver_id:1001 driver_stats__city:paris driver_stats__conv_rate:0.91]
-	// map[customer_id:502 customer_stats__tier:<nil> driver_id:1002 driver_stats__city:lyon driver_stats__conv_rate:0.72]
+	// map[customer_id:502 customer_stats__tier:<NOT_FOUND> driver_id:1002 driver_stats__city:lyon driver_stats__conv_rate:0.72]
+	// <nil> NOT_FOUND
 }

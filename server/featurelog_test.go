@@ -9,7 +9,6 @@ import (
 
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/servertest"
-	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/sdk"
 )
 
@@ -95,14 +94,20 @@ func TestFeatureLogSamplesLookups(t *testing.T) {
 			got    sql.NullFloat64
 			status string
 		}{{"conv_rate", conv, convStatus}, {"acc_rate", acc, accStatus}} {
-			v, st, _ := want.Value(row, f.name)
-			wantValue := sql.NullFloat64{Float64: v.GetDoubleVal(), Valid: v.GetVal() != nil}
-			if _, ok := v.GetVal().(*almanacv1.Value_FloatVal); ok { // float32: compare as float32
-				wantValue.Float64 = float64(v.GetFloatVal())
+			c, err := want.Cell(row, f.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantValue := sql.NullFloat64{Valid: c.Value != nil}
+			switch x := c.Value.(type) {
+			case float64:
+				wantValue.Float64 = x
+			case float32: // compare as float32
+				wantValue.Float64 = float64(x)
 				f.got.Float64 = float64(float32(f.got.Float64))
 			}
-			if f.got != wantValue || f.status != st.String() {
-				t.Errorf("driver %d, %s: logged %v (%s), lookup gave %v (%s)", id, f.name, f.got, f.status, wantValue, st)
+			if f.got != wantValue || f.status != c.Status.String() {
+				t.Errorf("driver %d, %s: logged %v (%s), lookup gave %v (%s)", id, f.name, f.got, f.status, wantValue, c.Status)
 			}
 		}
 	}

@@ -148,13 +148,13 @@ func TestLookupMatchesExport(t *testing.T) {
 					}
 					for row := range entityRows {
 						for _, k := range tt.keys {
-							v, st, _ := res.Value(row, k)
+							v, st, _ := wire(t, res, row, k)
 							if !proto.Equal(v, want[k][row]) || st != sdk.Present {
 								t.Errorf("row %d key %s: %v %v, want the request's %v PRESENT", row, k, v, st, want[k][row])
 							}
 						}
 						for _, name := range names {
-							got, st, ts := res.Value(row, name)
+							got, st, ts := wire(t, res, row, name)
 							exp := want[name][row]
 							switch {
 							case exp.GetVal() == nil:
@@ -230,18 +230,21 @@ func TestLookupStatuses(t *testing.T) {
 			}
 			for _, tt := range tests {
 				t.Run(fmt.Sprintf("driver_%d/%s", 1001+tt.row, tt.feature), func(t *testing.T) {
-					v, st, at := res.Value(tt.row, tt.feature)
-					if tt.expired && st == sdk.NotFound {
+					c, err := res.Cell(tt.row, tt.feature)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if tt.expired && c.Status == sdk.NotFound {
 						tt.status, tt.at = sdk.NotFound, time.Time{}
 					}
-					if st != tt.status {
-						t.Errorf("status %v, want %v", st, tt.status)
+					if c.Status != tt.status {
+						t.Errorf("status %v, want %v", c.Status, tt.status)
 					}
-					if got := sdk.GoValue(v); fmt.Sprint(got) != fmt.Sprint(tt.value) || (got == nil) != (tt.value == nil) {
+					if got := c.Value; fmt.Sprint(got) != fmt.Sprint(tt.value) || (got == nil) != (tt.value == nil) {
 						t.Errorf("value %#v, want %#v", got, tt.value)
 					}
-					if !at.Equal(tt.at) {
-						t.Errorf("event time %v, want %v", at, tt.at)
+					if !c.EventTime.Equal(tt.at) {
+						t.Errorf("event time %v, want %v", c.EventTime, tt.at)
 					}
 				})
 			}
@@ -313,10 +316,10 @@ func TestLookupShape(t *testing.T) {
 			}
 			// The int32 key value is served as the key's type, int64.
 			for row, want := range []int64{1002, 1001} {
-				if got, st := res.Int64(row, "driver_id"); got != want || st != sdk.Present {
-					t.Errorf("row %d driver_id = %d %v, want %d PRESENT", row, got, st, want)
+				if got, st, err := res.Int64(row, "driver_id"); got != want || st != sdk.Present || err != nil {
+					t.Errorf("row %d driver_id = %d %v, %v; want %d PRESENT", row, got, st, err, want)
 				}
-				if v, _, _ := res.Value(row, "driver_id"); !proto.Equal(v, int64Val(want)) {
+				if v, _, _ := wire(t, res, row, "driver_id"); !proto.Equal(v, int64Val(want)) {
 					t.Errorf("row %d driver_id is %v, want int64 %d", row, values.Describe(v), want)
 				}
 			}
@@ -389,7 +392,7 @@ func TestTTL(t *testing.T) {
 						{"embedding", tt.emb, env.Now.Add(-7 * 24 * time.Hour)},
 						{"tier", tt.customer, env.Now.Add(-2 * time.Hour)},
 					} {
-						v, st, at := res.Value(0, f.name)
+						v, st, at := wire(t, res, 0, f.name)
 						if st != f.want {
 							t.Errorf("%s: status %v, want %v", f.name, st, f.want)
 						}
@@ -404,4 +407,19 @@ func TestTTL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wire returns a cell of res as a wire value, with its status and event
+// time, to compare with what an export or a request holds.
+func wire(t *testing.T, res *sdk.Result, row int, name string) (*almanacv1.Value, sdk.Status, time.Time) {
+	t.Helper()
+	c, err := res.Cell(row, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := sdk.ValueOf(c.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, c.Status, c.EventTime
 }

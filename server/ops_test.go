@@ -48,8 +48,8 @@ func TestAuth(t *testing.T) {
 	lookup := func(c *sdk.Client) error {
 		res, err := c.GetOnlineFeatures(t.Context(), sdk.Query{FeatureService: servertest.DriverRanking, Entities: drivers(1001)})
 		if err == nil {
-			if got, _ := res.Float64(0, "conv_rate"); got != 0.91 {
-				t.Errorf("conv_rate %v, want 0.91", got)
+			if got, _, err := res.Float64(0, "conv_rate"); got != 0.91 || err != nil {
+				t.Errorf("conv_rate %v, %v; want 0.91", got, err)
 			}
 		}
 		return err
@@ -176,8 +176,8 @@ func TestTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, st := res.Float64(0, "conv_rate"); got != 0.91 || st != sdk.Present {
-			t.Errorf("conv_rate %v %v", got, st)
+		if got, st, err := res.Float64(0, "conv_rate"); got != 0.91 || st != sdk.Present || err != nil {
+			t.Errorf("conv_rate %v %v, %v", got, st, err)
 		}
 	})
 	t.Run("plain text", func(t *testing.T) {
@@ -355,8 +355,8 @@ func TestGracefulStop(t *testing.T) {
 		wg.Go(func() {
 			res, err := c.GetOnlineFeatures(t.Context(), sdk.Query{FeatureService: servertest.DriverRanking, Entities: drivers(1001)})
 			if err == nil {
-				if got, st := res.Float64(0, "conv_rate"); got != 0.91 || st != sdk.Present {
-					t.Errorf("conv_rate %v %v after drain", got, st)
+				if got, st, err := res.Float64(0, "conv_rate"); got != 0.91 || st != sdk.Present || err != nil {
+					t.Errorf("conv_rate %v %v, %v after drain", got, st, err)
 				}
 			}
 			errs <- err

@@ -35,8 +35,8 @@ func TestRedisOutage(t *testing.T) {
 		if err != nil {
 			t.Fatalf("lookup: %v", err)
 		}
-		if st := res.Status(0, "conv_rate"); st != want {
-			t.Fatalf("conv_rate of 1001: %v, want %v", st, want)
+		if c, err := res.Cell(0, "conv_rate"); err != nil || c.Status != want {
+			t.Fatalf("conv_rate of 1001: %v, %v; want %v", c.Status, err, want)
 		}
 	}
 	readyz := func(t *testing.T, want int, mentions string) {
@@ -180,7 +180,7 @@ func TestRedisFrozen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := res.Status(0, "conv_rate"); st != sdk.Present {
-		t.Errorf("conv_rate of 1001 after the thaw: %v, want %v (a frozen Redis keeps its data)", st, sdk.Present)
+	if c, err := res.Cell(0, "conv_rate"); err != nil || c.Status != sdk.Present {
+		t.Errorf("conv_rate of 1001 after the thaw: %v, %v; want %v (a frozen Redis keeps its data)", c.Status, err, sdk.Present)
 	}
 }

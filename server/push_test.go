@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -68,18 +69,22 @@ func TestPushThenRead(t *testing.T) {
 			}
 			check := func(t *testing.T, res *sdk.Result, row int, want loc) {
 				t.Helper()
-				lat, st1 := res.Float64(row, "lat")
-				lon, st2 := res.Float64(row, "lon")
-				status, st3 := res.String(row, "status")
-				if got := (loc{lat, lon, status, res.EventTime(row, "lat")}); got != want || st1 != sdk.Present || st2 != sdk.Present || st3 != sdk.Present {
+				lat, st1, err1 := res.Float64(row, "lat")
+				lon, st2, err2 := res.Float64(row, "lon")
+				status, st3, err3 := res.String(row, "status")
+				c, err4 := res.Cell(row, "lat")
+				if err := errors.Join(err1, err2, err3, err4); err != nil {
+					t.Fatal(err)
+				}
+				if got := (loc{lat, lon, status, c.EventTime}); got != want || st1 != sdk.Present || st2 != sdk.Present || st3 != sdk.Present {
 					t.Errorf("row %d: %+v (%v %v %v), want %+v PRESENT", row, got, st1, st2, st3, want)
 				}
 			}
 
 			res := lookup(t)
 			for row := range 3 {
-				if st := res.Status(row, "lat"); st != sdk.NotFound {
-					t.Fatalf("row %d before any push: %v, want NOT_FOUND", row, st)
+				if c, err := res.Cell(row, "lat"); err != nil || c.Status != sdk.NotFound {
+					t.Fatalf("row %d before any push: %v, %v; want NOT_FOUND", row, c.Status, err)
 				}
 			}
 
@@ -96,12 +101,12 @@ func TestPushThenRead(t *testing.T) {
 			res = lookup(t)
 			check(t, res, 0, loc{48.85, 2.35, "available", T.Add(-2 * time.Minute)})
 			check(t, res, 1, loc{45.76, 4.83, "on_trip", T.Add(-5 * time.Minute)})
-			if st := res.Status(2, "lat"); st != sdk.NotFound {
-				t.Errorf("driver 1005, never pushed: %v, want NOT_FOUND", st)
+			if c, err := res.Cell(2, "lat"); err != nil || c.Status != sdk.NotFound {
+				t.Errorf("driver 1005, never pushed: %v, %v; want NOT_FOUND", c.Status, err)
 			}
 			// A feature of another view in the same service is unaffected.
-			if acc, st := res.Float32(0, "acc_rate"); acc != 0.95 || st != sdk.Present {
-				t.Errorf("acc_rate of 1001: %v %v, want 0.95 PRESENT", acc, st)
+			if acc, st, err := res.Float32(0, "acc_rate"); acc != 0.95 || st != sdk.Present || err != nil {
+				t.Errorf("acc_rate of 1001: %v %v, %v; want 0.95 PRESENT", acc, st, err)
 			}
 
 			t.Run("older row does not replace newer", func(t *testing.T) {
@@ -207,8 +212,8 @@ func TestConcurrentPushes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if lat, st := res.Float64(0, "lat"); lat != 1 || st != sdk.Present || !res.EventTime(0, "lat").Equal(env.Now.Add(-time.Second)) {
-				t.Errorf("served lat %v %v at %v, want the newest row: 1 PRESENT at T-1s", lat, st, res.EventTime(0, "lat"))
+			if c, err := res.Cell(0, "lat"); err != nil || c.Value != 1.0 || c.Status != sdk.Present || !c.EventTime.Equal(env.Now.Add(-time.Second)) {
+				t.Errorf("served lat %v %v at %v, %v; want the newest row: 1 PRESENT at T-1s", c.Value, c.Status, c.EventTime, err)
 			}
 			if got := len(offlineRows(t, env, "driver_location")); got != workers*each {
 				t.Errorf("offline history holds %d rows, want %d", got, workers*each)

@@ -138,11 +138,11 @@ func TestReloadUnderLoad(t *testing.T) {
 		return qs
 	}
 	check := func(res *sdk.Result) error {
-		if got, st := res.Float64(0, "conv_rate"); got != 0.91 || st != sdk.Present {
-			return fmt.Errorf("driver 1001 conv_rate = %v %v, want 0.91 PRESENT", got, st)
+		if got, st, err := res.Float64(0, "conv_rate"); got != 0.91 || st != sdk.Present || err != nil {
+			return fmt.Errorf("driver 1001 conv_rate = %v %v, %v; want 0.91 PRESENT", got, st, err)
 		}
-		if got, st := res.Float32s(1, "embedding"); len(got) != 4 || st != sdk.Present {
-			return fmt.Errorf("driver 1002 embedding = %v %v, want 4 values PRESENT", got, st)
+		if got, st, err := res.Float32s(1, "embedding"); len(got) != 4 || st != sdk.Present || err != nil {
+			return fmt.Errorf("driver 1002 embedding = %v %v, %v; want 4 values PRESENT", got, st, err)
 		}
 		return nil
 	}
@@ -352,11 +352,11 @@ func TestReloadChangesViews(t *testing.T) {
 		apply(t)
 		res := lookup(t)
 		// 1001 is at T-1h, 1002 at T-30m.
-		if st := res.Status(0, "conv_rate"); st != sdk.OutsideMaxAge {
-			t.Errorf("1001 under a 45m TTL: %v, want OUTSIDE_MAX_AGE", st)
+		if c, err := res.Cell(0, "conv_rate"); err != nil || c.Status != sdk.OutsideMaxAge {
+			t.Errorf("1001 under a 45m TTL: %v, %v; want OUTSIDE_MAX_AGE", c.Status, err)
 		}
-		if got, st := res.Float64(1, "conv_rate"); got != 0.72 || st != sdk.Present {
-			t.Errorf("1002 under a 45m TTL: %v %v, want 0.72 PRESENT", got, st)
+		if got, st, err := res.Float64(1, "conv_rate"); got != 0.72 || st != sdk.Present || err != nil {
+			t.Errorf("1002 under a 45m TTL: %v %v, %v; want 0.72 PRESENT", got, st, err)
 		}
 	})
 
@@ -368,28 +368,28 @@ func TestReloadChangesViews(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, name := range []string{"conv_rate", "acc_rate", "trips", "city"} {
-			if v, st, _ := res.Value(0, name); st != sdk.NotFound && st != sdk.OutsideMaxAge || v.GetVal() != nil {
-				t.Errorf("1001 %s from a record of the old schema: %v %v, want no value", name, v, st)
+			if c, err := res.Cell(0, name); err != nil || c.Status != sdk.NotFound && c.Status != sdk.OutsideMaxAge || c.Value != nil {
+				t.Errorf("1001 %s from a record of the old schema: %v %v, %v; want no value", name, c.Value, c.Status, err)
 			}
 		}
 		res = lookup(t)
 		for _, name := range []string{"conv_rate", "acc_rate", "trips", "city"} {
-			if v, st, _ := res.Value(1, name); st != sdk.NotFound || v.GetVal() != nil {
-				t.Errorf("1002 %s from a record of the old schema: %v %v, want NOT_FOUND", name, v, st)
+			if c, err := res.Cell(1, name); err != nil || c.Status != sdk.NotFound || c.Value != nil {
+				t.Errorf("1002 %s from a record of the old schema: %v %v, %v; want NOT_FOUND", name, c.Value, c.Status, err)
 			}
 		}
 		if err := env.Materialize(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		res = lookup(t)
-		if v, st, _ := res.Value(1, "conv_rate"); st != sdk.Present || v.GetDoubleVal() != 0.72 {
-			t.Errorf("1002 conv_rate after materializing: %v %v, want 0.72 PRESENT", v, st)
+		if got, st, err := res.Float64(1, "conv_rate"); st != sdk.Present || got != 0.72 || err != nil {
+			t.Errorf("1002 conv_rate after materializing: %v %v, %v; want 0.72 PRESENT", got, st, err)
 		}
-		if v, st, _ := res.Value(0, "acc_rate"); st != sdk.OutsideMaxAge && st != sdk.NotFound || v.GetVal() != nil {
-			t.Errorf("1001 acc_rate after materializing, older than the TTL: %v %v, want no value", v, st)
+		if c, err := res.Cell(0, "acc_rate"); err != nil || c.Status != sdk.OutsideMaxAge && c.Status != sdk.NotFound || c.Value != nil {
+			t.Errorf("1001 acc_rate after materializing, older than the TTL: %v %v, %v; want no value", c.Value, c.Status, err)
 		}
-		if st := res.Status(1, "acc_rate"); st != sdk.NullValue {
-			t.Errorf("1002 acc_rate after materializing: %v, want NULL_VALUE", st)
+		if c, err := res.Cell(1, "acc_rate"); err != nil || c.Status != sdk.NullValue {
+			t.Errorf("1002 acc_rate after materializing: %v, %v; want NULL_VALUE", c.Status, err)
 		}
 	})
 }

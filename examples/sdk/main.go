@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -54,12 +55,17 @@ func run(ctx context.Context, addr string, traffic int) error {
 		return fmt.Errorf("look up driver_ranking_v1: %w", err)
 	}
 	fmt.Println("driver_ranking_v1:")
+	// A getter's error is a mistake in this code (a misspelt name, the
+	// getter of another type); its status says whether there is a value.
 	for row := range res.Len() {
-		id, _ := res.Int64(row, "driver_id")
-		conv, st := res.Float64(row, "conv_rate")
-		trips, _ := res.Int64(row, "trips_7d")
-		fmt.Printf("  driver %d: conv_rate %.3f (%s, as of %s), trips_7d %d\n",
-			id, conv, st, res.EventTime(row, "conv_rate").Format(time.RFC3339), trips)
+		id, _, err1 := res.Int64(row, "driver_id")
+		conv, err2 := res.Cell(row, "conv_rate")
+		trips, err3 := res.Cell(row, "trips_7d")
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return fmt.Errorf("read driver_ranking_v1: %w", err)
+		}
+		fmt.Printf("  driver %d: conv_rate %v (%s, as of %s), trips_7d %v\n",
+			id, conv, conv.Status, conv.EventTime.Format(time.RFC3339), trips)
 	}
 
 	// The driver app reports a position: push it, and it is served at once.
@@ -83,10 +89,13 @@ func run(ctx context.Context, addr string, traffic int) error {
 	if err != nil {
 		return fmt.Errorf("look up driver_dispatch_v1: %w", err)
 	}
-	status, st := res.String(0, "status")
-	lat, _ := res.Float64(0, "lat")
-	lon, _ := res.Float64(0, "lon")
-	emb, _ := res.Float32s(0, "embedding")
+	status, st, err1 := res.String(0, "status")
+	lat, _, err2 := res.Float64(0, "lat")
+	lon, _, err3 := res.Float64(0, "lon")
+	emb, _, err4 := res.Float32s(0, "embedding")
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return fmt.Errorf("read driver_dispatch_v1: %w", err)
+	}
 	fmt.Printf("driver_dispatch_v1: driver 1001 is %s (%s) at %.4f,%.4f; embedding of %d floats\n", status, st, lat, lon, len(emb))
 	if traffic > 0 {
 		return priceTrips(ctx, client, traffic)
