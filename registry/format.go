@@ -13,7 +13,8 @@ const (
 )
 
 // formatProps are the properties of a source format that definitions and
-// pipelines depend on: a new format is one more entry of formats.
+// pipelines depend on: a new format is one more entry of formats (and of
+// sourceFormats, its protobuf enum).
 type formatProps struct {
 	// files: rows are read from the files that path names, which is then
 	// required; a format without files refuses path.
