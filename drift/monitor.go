@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -136,7 +135,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	paths, _ := filepath.Glob(filepath.Join(c.Store.Dir(), "drift", "*.json"))
+	paths, _ := c.Store.DriftReportPaths() // the pattern is valid
 	for _, p := range paths {
 		r, saved, err := readReport(p)
 		if err != nil {

@@ -14,32 +14,26 @@ import (
 	"github.com/almanac-fs/almanac/registry"
 )
 
-// ProfilePath is where the profile of a dataset's training set is kept.
-func ProfilePath(store *offline.Store, dataset string) string {
-	return filepath.Join(store.Dir(), "datasets", dataset, "profile.json")
-}
+// ProfilePath is where the profile of a dataset's training set is kept: the
+// offline store's place for it.
+func ProfilePath(store *offline.Store, dataset string) string { return store.ProfilePath(dataset) }
 
 // ReportPath is where the last drift report of a dataset is kept for the
-// server's metrics.
-func ReportPath(store *offline.Store, dataset string) string {
-	return filepath.Join(store.Dir(), "drift", dataset+".json")
-}
+// server's metrics: the offline store's place for it.
+func ReportPath(store *offline.Store, dataset string) string { return store.DriftReportPath(dataset) }
 
 // LogWindow returns a relation reading the lookups of service that the
 // server logged in [start, end), and how many files hold them. Without files
 // the relation is empty but has the expected columns absent, so callers
 // check files first.
 func LogWindow(store *offline.Store, service string, start, end time.Time) (string, int, error) {
-	var files []string
-	for d := start.UTC().Truncate(24 * time.Hour); d.Before(end); d = d.Add(24 * time.Hour) {
-		matches, err := filepath.Glob(filepath.Join(store.LogDir(service), "date="+d.Format(time.DateOnly), "*.parquet"))
-		if err != nil {
-			return "", 0, err
-		}
-		files = append(files, matches...)
+	logged, err := store.LogFiles(service, start, end)
+	if err != nil || len(logged) == 0 {
+		return "", 0, err
 	}
-	if len(files) == 0 {
-		return "", 0, nil
+	files := make([]string, len(logged))
+	for i, f := range logged {
+		files[i] = f.Path
 	}
 	return fmt.Sprintf("(SELECT * FROM read_parquet(%s, union_by_name = true, hive_partitioning = false) WHERE request_time >= %s AND request_time < %s)",
 		duck.QuoteList(files), timeLit(start), timeLit(end)), len(files), nil

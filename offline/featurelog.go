@@ -131,7 +131,7 @@ func (s *Store) NewFeatureLog(opts LogOptions) *FeatureLog {
 		opts.MaxAge = time.Minute
 	}
 	l := &FeatureLog{
-		dir:     filepath.Join(s.dir, "logs"),
+		dir:     s.logsDir(),
 		opts:    opts,
 		entries: make(chan LogEntry, opts.Buffer),
 		done:    make(chan struct{}),
@@ -140,9 +140,6 @@ func (s *Store) NewFeatureLog(opts LogOptions) *FeatureLog {
 	go l.run()
 	return l
 }
-
-// LogDir returns the directory of a service's logged lookups.
-func (s *Store) LogDir(service string) string { return filepath.Join(s.dir, "logs", service) }
 
 // Log queues e to be written and reports whether it was taken; it never
 // waits. An entry is dropped when the buffer is full or the log is closed.
@@ -305,7 +302,7 @@ type logFile struct {
 
 // createLogFile starts the file of e's service for the rows of day.
 func createLogFile(root string, e LogEntry, day time.Time, schema *parquet.Schema, seq int) (*logFile, error) {
-	dir := filepath.Join(root, e.Service, "date="+day.Format(time.DateOnly))
+	dir := filepath.Join(root, e.Service, datePrefix+day.Format(time.DateOnly))
 	f := &logFile{
 		service: e.Service,
 		cols:    make([]logColumnSpec, len(e.Columns)),

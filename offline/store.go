@@ -26,6 +26,14 @@ import (
 //	views/<view>/date=YYYY-MM-DD/part-<version>.parquet     feature history, Hive-partitioned
 //	views/<view>/date=YYYY-MM-DD/part-<version>-<k>.parquet small files merged by an append
 //	views/<view>/_snapshots/<version>.json                   committed states
+//	datasets/<dataset>/profile.json                          the profile of a dataset's training set
+//	drift/<dataset>.json                                     the last drift report of a dataset
+//	logs/<service>/date=YYYY-MM-DD/part-<ms>-<n>.parquet     lookups the server logged (see FeatureLog)
+//	dead_letters/<source>/date=YYYY-MM-DD/*.parquet          messages a source could not take
+//
+// Other packages ask the store where these are (ProfilePath,
+// DriftReportPath, LogFiles, ...) rather than joining paths under its
+// directory.
 //
 // A write stages new files, moves them into their partitions and then
 // commits by writing the next snapshot atomically; readers only read the
@@ -79,8 +87,6 @@ func Open(dir string, opts Options) *Store {
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.dir }
-
-func (s *Store) viewDir(view string) string { return filepath.Join(s.dir, "views", view) }
 
 // Snapshot returns the current snapshot of view, or an error wrapping
 // ErrNoData when nothing was written to it yet.

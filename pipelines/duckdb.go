@@ -28,7 +28,7 @@ func OpenDB(cfg *registry.Config, defs *registry.Definitions) (*duck.DB, error) 
 // sourceFiles returns where the files of src are: the directory of a glob,
 // up to its first pattern, or the one file a path without patterns names.
 func sourceFiles(cfg *registry.Config, src *registry.Source) (dirs, files []string) {
-	if src.Format != registry.FormatParquet && src.Format != registry.FormatCSV {
+	if !src.HasFiles() {
 		return nil, nil
 	}
 	path := cfg.Abs(src.Path)
@@ -47,9 +47,7 @@ func hasPattern(path string) bool { return strings.ContainsAny(path, "*?[{") }
 // sourceRelation returns a SQL expression for the rows of src, or an error
 // wrapping registry.ErrNoData when its files do not exist yet.
 func sourceRelation(cfg *registry.Config, src *registry.Source) (string, error) {
-	switch src.Format {
-	case registry.FormatParquet, registry.FormatCSV:
-	default:
+	if !src.HasFiles() {
 		return "", fmt.Errorf("source %q is a %s source, which has no files", src.Name, src.Format)
 	}
 	glob := cfg.Abs(src.Path)

@@ -184,8 +184,8 @@ func (m *Materializer) watermark(ctx context.Context, v *registry.FeatureView) (
 // or why v cannot be materialized from files.
 func (m *Materializer) input(ctx context.Context, v *registry.FeatureView) (query, skip string, err error) {
 	src := m.Defs.Source(v.Source)
-	if src.Format == registry.FormatPush {
-		return "", "push source: rows arrive through push", nil
+	if !src.HasFiles() {
+		return "", src.WithoutFiles(), nil
 	}
 	q, err := viewQuery(ctx, m.DB, v, func() (string, error) { return sourceRelation(m.Config, src) })
 	if errors.Is(err, registry.ErrNoData) {

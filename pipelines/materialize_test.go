@@ -577,3 +577,36 @@ func TestMaterializeDropsRowsWithoutKeyOrTime(t *testing.T) {
 		t.Errorf("written, dropped, stored = %+v, want %+v", got, want)
 	}
 }
+
+// TestMaterializeSkipsSourcesWithoutFiles checks that a view whose source
+// has no files to read is skipped, by a full and an incremental run, with
+// the reason its source kind gives.
+func TestMaterializeSkipsSourcesWithoutFiles(t *testing.T) {
+	m := newMaterializer(t, writeRepo(t, tiesRepo, nil), filepath.Join(t.TempDir(), "offline"))
+	start, end := tieTime.Add(-time.Hour), tieTime.Add(time.Hour)
+	for _, tc := range []struct {
+		name string
+		view string
+		want string
+	}{
+		{"push source", "ping_speeds", m.Defs.Source("pings").WithoutFiles()},
+		{"file source without files", "trip_fares", "no files match data/*.csv"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			views := []*registry.FeatureView{m.Defs.View(tc.view)}
+			full, err := m.Run(t.Context(), views, start, end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			incremental, err := m.RunIncremental(t.Context(), views, end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range append(full, incremental...) {
+				if r.Skipped != tc.want || r.RowsWritten != 0 {
+					t.Errorf("got skipped %q with %d rows, want skipped %q", r.Skipped, r.RowsWritten, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -98,27 +98,23 @@ func (d *decoder) entity(r *rawEntity) *Entity {
 
 func (d *decoder) source(r *rawSource) *Source {
 	d.start("source", r, func() string { return r.Name })
-	formats := []string{string(FormatParquet), string(FormatCSV), string(FormatPush)}
 	format := Format(r.Format)
-	switch format {
-	case FormatParquet, FormatCSV:
-		if r.Path == "" {
-			d.problem(d.at(), "a %s source needs a path; add \"path:\" with a file or glob such as data/%s/*.%s", format, r.Name, format)
-		}
-	case FormatPush:
-		if r.Path != "" {
-			d.problem(d.at("path"), "a push source has no path; remove \"path:\"")
-		}
-		if len(r.Schema) == 0 {
-			d.problem(d.at(), "a push source needs a schema; add \"schema:\" listing its columns with name and type")
-		}
-		if r.CreatedTimestampField != "" {
-			d.problem(d.at("created_timestamp_field"), "a push source orders rows of one event time by arrival (the later push wins), not by a created time; remove \"created_timestamp_field:\"")
-		}
-	case "":
-		d.problem(d.at(), "format is required; add \"format:\" with one of %s", strings.Join(formats, ", "))
-	default:
-		d.problem(d.at("format"), "unknown format %q%s", Clip(r.Format), orList(r.Format, formats))
+	props, known := format.props()
+	switch {
+	case r.Format == "":
+		d.problem(d.at(), "format is required; add \"format:\" with one of %s", strings.Join(formatNames(), ", "))
+	case !known:
+		d.problem(d.at("format"), "unknown format %q%s", Clip(r.Format), orList(r.Format, formatNames()))
+	case props.files && r.Path == "":
+		d.problem(d.at(), "a %s source needs a path; add \"path:\" with a file or glob such as data/%s/*.%s", format, r.Name, format)
+	case !props.files && r.Path != "":
+		d.problem(d.at("path"), "a %s source has no path; remove \"path:\"", format)
+	}
+	if props.schema && len(r.Schema) == 0 {
+		d.problem(d.at(), "a %s source needs a schema; add \"schema:\" listing its columns with name and type", format)
+	}
+	if props.noCreated != "" && r.CreatedTimestampField != "" {
+		d.problem(d.at("created_timestamp_field"), "a %s source %s; remove \"created_timestamp_field:\"", format, props.noCreated)
 	}
 	if r.TimestampField == "" {
 		d.problem(d.at(), "timestamp_field is required; add \"timestamp_field:\" naming the event-time column")

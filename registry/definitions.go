@@ -45,16 +45,6 @@ type Entity struct {
 	node *yaml.Node // the document, for the lines of problems found later
 }
 
-// Format is how a source's rows arrive.
-type Format string
-
-// Source formats.
-const (
-	FormatParquet Format = "parquet"
-	FormatCSV     Format = "csv"
-	FormatPush    Format = "push"
-)
-
 // Source is raw event data that feature views read.
 type Source struct {
 	Name                  string

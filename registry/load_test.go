@@ -235,6 +235,21 @@ func TestLoadProblems(t *testing.T) {
 			want:  []string{`a.yaml:9: source "trips": unknown format "parquett"; did you mean "parquet"?`},
 		},
 		{
+			name:  "unknown format, nothing near",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "format: parquet", "format: kafka", 1)},
+			want:  []string{`a.yaml:9: source "trips": unknown format "kafka"; use one of parquet, csv, push`},
+		},
+		{
+			name:  "missing format",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "format: parquet\n", "", 1)},
+			want:  []string{`a.yaml:7: source "trips": format is required; add "format:" with one of parquet, csv, push`},
+		},
+		{
+			name:  "push source with a path",
+			files: map[string]string{"a.yaml": "kind: Source\nname: live\nformat: push\npath: data/*.parquet\ntimestamp_field: ts\nschema:\n  - {name: ts, type: timestamp}\n"},
+			want:  []string{`a.yaml:4: source "live": a push source has no path; remove "path:"`},
+		},
+		{
 			name:  "file source without path",
 			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "path: data/trips/*.parquet\n", "", 1)},
 			want:  []string{`a.yaml:7: source "trips": a parquet source needs a path; add "path:" with a file or glob such as data/trips/*.parquet`},

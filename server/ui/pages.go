@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -258,12 +257,10 @@ func (u *ui) service(r *http.Request, s served) (*page, error) {
 // featureLog counts the files of a service's logged lookups and the dates
 // they span.
 func (u *ui) featureLog(service string) featureLog {
-	files, _ := filepath.Glob(filepath.Join(u.opts.Offline.LogDir(service), "date=*", "*.parquet")) // the pattern is valid
+	files, _ := u.opts.Offline.LogFiles(service, time.Time{}, time.Time{}) // an unreadable log shows as none
 	l := featureLog{Files: len(files)}
 	if l.Files > 0 {
-		slices.Sort(files)
-		date := func(f string) string { return strings.TrimPrefix(filepath.Base(filepath.Dir(f)), "date=") }
-		l.First, l.Last = date(files[0]), date(files[len(files)-1])
+		l.First, l.Last = files[0].Date, files[len(files)-1].Date
 	}
 	return l
 }
