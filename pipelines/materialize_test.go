@@ -335,14 +335,6 @@ func writeRepo(t *testing.T, defs string, data map[string]string) string {
 	if err := os.WriteFile(filepath.Join(dir, "features.yaml"), []byte(defs), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeData(t, dir, data)
-	return dir
-}
-
-// writeData writes, for each data file, the result of a DuckDB query as
-// Parquet into the repository in dir.
-func writeData(t *testing.T, dir string, data map[string]string) {
-	t.Helper()
 	db, err := duck.Open(duck.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -357,6 +349,7 @@ func writeData(t *testing.T, dir string, data map[string]string) {
 			t.Fatalf("write %s: %v", name, err)
 		}
 	}
+	return dir
 }
 
 func TestStoredFilesReadBackWithDeclaredTypes(t *testing.T) {

@@ -2,58 +2,79 @@ package pipelines
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/almanac-fs/almanac/offline"
+	"github.com/almanac-fs/almanac/registry"
 )
-
-// watermarkRepo has one view over every Parquet file of a directory, so
-// that rows arrive as new files.
-const watermarkRepo = `
-kind: Entity
-name: driver
-join_keys: [{name: driver_id, type: int64}]
----
-kind: Source
-name: trips
-format: parquet
-path: data/trips/*.parquet
-timestamp_field: ts
----
-kind: FeatureView
-name: driver_trips
-entities: [driver]
-source: trips
-features:
-  - {name: fare, type: float64}
-`
-
-// tripRow is a one-row file of the trips source with event time ts.
-func tripRow(ts time.Time) string {
-	return "SELECT 1::BIGINT AS driver_id, TIMESTAMPTZ '" + ts.Format(time.RFC3339) + "' AS ts, 9.5::DOUBLE AS fare"
-}
 
 // clock is a settable clock for a Materializer.
 type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-// historyOf returns the rows, newest event time and materialized ranges of
-// view's history.
-func historyOf(t *testing.T, m *Materializer, view string) (rows int64, newest time.Time, ranges []offline.Interval) {
+// arrive writes a file of tiesRepo's trips source with one row at ts.
+func arrive(t *testing.T, dir, name string, ts time.Time) {
 	t.Helper()
-	snap, err := m.Offline.Snapshot(view)
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	row := "driver_id,event_ts,fare\n1," + ts.Format(time.RFC3339) + ",9\n"
+	if err := os.WriteFile(filepath.Join(dir, "data", name), []byte(row), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newClocked writes tiesRepo with a row at firstEvent and returns it with
+// a materializer whose clock reads at.
+func newClocked(t *testing.T, at time.Time) (string, *Materializer, *clock) {
+	t.Helper()
+	dir := writeRepo(t, tiesRepo, nil)
+	arrive(t, dir, "1.csv", firstEvent)
+	m := newMaterializer(t, dir, filepath.Join(t.TempDir(), "offline"))
+	c := &clock{at}
+	m.Now = c.now
+	return dir, m, c
+}
+
+// fares is the view of tiesRepo's trips source.
+func fares(m *Materializer) []*registry.FeatureView {
+	return []*registry.FeatureView{m.Defs.View("trip_fares")}
+}
+
+// readsLate runs materialize-incremental to end, checks that it ran and
+// that the history holds the first row and the one at late, and returns
+// the ranges recorded as materialized.
+func readsLate(t *testing.T, m *Materializer, end, late time.Time) []offline.Interval {
+	t.Helper()
+	results, err := m.RunIncremental(t.Context(), fares(m), end)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return snap.Rows(), snap.Newest(), snap.Materialized
+	if len(results) != 1 || results[0].Skipped != "" {
+		t.Fatalf("incremental run = %+v, want it run", results)
+	}
+	snap, err := m.Offline.Snapshot("trip_fares")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, newest := snap.Rows(), snap.Newest(); rows != 2 || !newest.Equal(late) {
+		t.Errorf("history holds %d rows, the newest at %v; want 2, the newest at %v", rows, newest, late)
+	}
+	return snap.Materialized
 }
 
+// run is a materialization run.
+type run func(context.Context, *Materializer) ([]Result, error)
+
 var (
+	longAgo    = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	firstEvent = time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	ran        = time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
 	farFuture  = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
@@ -61,51 +82,36 @@ var (
 // a row that arrives later, with an event time between that run and the
 // next, is read by the next incremental run.
 func TestFutureEndStopsTheWatermarkAtTheRun(t *testing.T) {
-	ran := time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
 	late := time.Date(2024, 5, 2, 6, 0, 0, 0, time.UTC)
 	next := time.Date(2024, 5, 3, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name string
-		run  func(context.Context, *Materializer) ([]Result, error)
+		run  run
 	}{
 		{"materialize to 2100", func(ctx context.Context, m *Materializer) ([]Result, error) {
-			return m.Run(ctx, m.Defs.Views, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), farFuture)
+			return m.Run(ctx, fares(m), longAgo, farFuture)
 		}},
 		{"materialize-incremental to 2100", func(ctx context.Context, m *Materializer) ([]Result, error) {
-			return m.RunIncremental(ctx, m.Defs.Views, farFuture)
+			return m.RunIncremental(ctx, fares(m), farFuture)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeRepo(t, watermarkRepo, map[string]string{"data/trips/1.parquet": tripRow(firstEvent)})
-			m := newMaterializer(t, dir, filepath.Join(t.TempDir(), "offline"))
-			c := &clock{ran}
-			m.Now = c.now
+			dir, m, c := newClocked(t, ran)
 			if _, err := tc.run(t.Context(), m); err != nil {
 				t.Fatal(err)
 			}
-			snap, err := m.Offline.Snapshot("driver_trips")
+			snap, err := m.Offline.Snapshot("trip_fares")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got, want := snap.Watermark(), ran; !got.Equal(want) {
 				t.Fatalf("watermark after a run at %v = %v, want %v", ran, got, want)
 			}
-
-			writeData(t, dir, map[string]string{"data/trips/2.parquet": tripRow(late)})
+			arrive(t, dir, "2.csv", late)
 			c.t = next
-			results, err := m.RunIncremental(t.Context(), m.Defs.Views, next)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(results) != 1 || results[0].Skipped != "" || results[0].RowsWritten != 1 {
-				t.Fatalf("incremental run = %+v, want the late row written", results)
-			}
-			rows, newest, ranges := historyOf(t, m, "driver_trips")
-			if rows != 2 || !newest.Equal(late) {
-				t.Errorf("history holds %d rows, the newest at %v; want 2, the newest at %v", rows, newest, late)
-			}
-			if got := ranges[len(ranges)-1].End; !got.Equal(next) {
-				t.Errorf("watermark = %v, want %v", got, next)
+			ranges := readsLate(t, m, next, late)
+			if got, want := ranges[len(ranges)-1].End, next; !got.Equal(want) {
+				t.Errorf("watermark = %v, want %v", got, want)
 			}
 		})
 	}
@@ -116,61 +122,49 @@ func TestFutureEndStopsTheWatermarkAtTheRun(t *testing.T) {
 // that range, and an incremental run starts over from the first event, so
 // that rows that arrived since are read.
 func TestFutureWatermarkOfAnOlderRunRecovers(t *testing.T) {
-	ran := time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
 	late := time.Date(2024, 5, 1, 18, 0, 0, 0, time.UTC)
 	day := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name string
-		// first runs after the row arrived; then materialize-incremental
-		// now runs.
-		first      func(context.Context, *Materializer) ([]Result, error)
+		// before runs after the row arrived, before materialize-incremental.
+		before     run
 		wantRanges []offline.Interval
 	}{
 		{
 			name:       "materialize-incremental now",
-			first:      func(context.Context, *Materializer) ([]Result, error) { return nil, nil },
 			wantRanges: []offline.Interval{{Start: firstEvent, End: ran}},
 		},
 		{
 			name: "materialize a past day, then materialize-incremental now",
-			first: func(ctx context.Context, m *Materializer) ([]Result, error) {
-				return m.Run(ctx, m.Defs.Views, day.AddDate(0, 0, -1), day)
+			before: func(ctx context.Context, m *Materializer) ([]Result, error) {
+				return m.Run(ctx, fares(m), day.AddDate(0, 0, -1), day)
 			},
 			wantRanges: []offline.Interval{{Start: day.AddDate(0, 0, -1), End: ran}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeRepo(t, watermarkRepo, map[string]string{"data/trips/1.parquet": tripRow(firstEvent)})
-			m := newMaterializer(t, dir, filepath.Join(t.TempDir(), "offline"))
 			// The older almanac recorded END as it was: so does a run by a
 			// clock past END.
-			c := &clock{farFuture.AddDate(1, 0, 0)}
-			m.Now = c.now
-			if _, err := m.Run(t.Context(), m.Defs.Views, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), farFuture); err != nil {
+			dir, m, c := newClocked(t, farFuture.AddDate(1, 0, 0))
+			if _, err := m.Run(t.Context(), fares(m), longAgo, farFuture); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, ranges := historyOf(t, m, "driver_trips"); !ranges[len(ranges)-1].End.Equal(farFuture) {
-				t.Fatalf("setting up: materialized %v, want a range to %v", ranges, farFuture)
-			}
-
-			writeData(t, dir, map[string]string{"data/trips/2.parquet": tripRow(late)})
-			c.t = ran
-			if _, err := tc.first(t.Context(), m); err != nil {
-				t.Fatal(err)
-			}
-			results, err := m.RunIncremental(t.Context(), m.Defs.Views, ran)
+			snap, err := m.Offline.Snapshot("trip_fares")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(results) != 1 || results[0].Skipped != "" {
-				t.Fatalf("incremental run = %+v, want it run", results)
+			if got := snap.Watermark(); !got.Equal(farFuture) {
+				t.Fatalf("setting up: watermark %v, want %v", got, farFuture)
 			}
-			rows, newest, ranges := historyOf(t, m, "driver_trips")
-			if rows != 2 || !newest.Equal(late) {
-				t.Errorf("history holds %d rows, the newest at %v; want 2, the newest at %v", rows, newest, late)
+			arrive(t, dir, "2.csv", late)
+			c.t = ran
+			if tc.before != nil {
+				if _, err := tc.before(t.Context(), m); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if !slices.Equal(ranges, tc.wantRanges) {
-				t.Errorf("materialized %v, want %v", ranges, tc.wantRanges)
+			if got, want := readsLate(t, m, ran, late), tc.wantRanges; !slices.Equal(got, want) {
+				t.Errorf("materialized %v, want %v", got, want)
 			}
 		})
 	}
