@@ -39,7 +39,8 @@ demo: build ## run the demo end to end in DEMO_DIR (default: demo)
 	bin/almanac --repo $(DEMO_DIR) get --local --service driver_ranking_v1 --entity driver_id=1001
 	@echo "--- An upstream bug: a new hour of driver_hourly arrives with conv_rate 0.35 too low."
 	cp $(DEMO_DIR)/data/incoming/driver_hourly_shifted.parquet $(DEMO_DIR)/data/driver_hourly/
-	bin/almanac --repo $(DEMO_DIR) materialize 2000-01-01 2100-01-01 driver_stats
+	@echo "    Its hour is behind driver_stats' watermark (the time of the first run): materialize its range again."
+	bin/almanac --repo $(DEMO_DIR) materialize 2000-01-01 now driver_stats
 	@echo "--- Serve, and run a serving application: lookups, a push, 3000 priced trips."
 	go build -o bin/sdk-example ./examples/sdk
 	bin/almanac --repo $(DEMO_DIR) serve --grpc-addr $(DEMO_GRPC) --http-addr $(DEMO_HTTP) & pid=$$!; \

@@ -120,6 +120,12 @@ type Batch struct {
 	// and End are then only recorded with the run, and the watermark does
 	// not move.
 	Append bool
+	// Until, if set, is when the rows were read. Rows with later event
+	// times can still arrive, so the range is recorded as materialized up
+	// to Until at most, and ranges recorded as reaching past it are
+	// dropped: an older almanac recorded a future End as it was, and what
+	// such a run covered is unknown.
+	Until time.Time
 	// ID, with Append, names the rows, for instance by a hash of their
 	// content. An append whose ID is among the view's latest maxAppendIDs
 	// appends is skipped, so retrying one that failed after its commit does
@@ -191,6 +197,24 @@ func (s *Store) Write(ctx context.Context, b Batch) (*Snapshot, error) {
 	}
 	s.collect(dir, next)
 	return next, afterCommit(b, next)
+}
+
+// materialized returns the ranges recorded as materialized once b, a
+// replacing write, is committed over a history that recorded cur.
+func materialized(cur []Interval, b Batch) []Interval {
+	iv := Interval{b.Start.UTC(), b.End.UTC()}
+	if b.Until.IsZero() {
+		return mergeIntervals(append(slices.Clone(cur), iv))
+	}
+	until := b.Until.UTC()
+	out := slices.DeleteFunc(slices.Clone(cur), func(iv Interval) bool { return iv.End.After(until) })
+	if iv.End.After(until) {
+		iv.End = until
+	}
+	if iv.Start.Before(iv.End) {
+		out = append(out, iv)
+	}
+	return mergeIntervals(out)
 }
 
 // afterCommit calls b.AfterCommit, if set, with snap.
@@ -505,7 +529,7 @@ func (w *writer) publish() error {
 	w.next.Appended = w.cur.Appended
 	switch {
 	case !w.b.Append:
-		w.next.Materialized = mergeIntervals(append(slices.Clone(w.cur.Materialized), Interval{w.b.Start.UTC(), w.b.End.UTC()}))
+		w.next.Materialized = materialized(w.cur.Materialized, w.b)
 	case w.b.ID != "":
 		ids := append(slices.Clone(w.cur.Appended), w.b.ID)
 		w.next.Appended = ids[max(0, len(ids)-maxAppendIDs):]

@@ -40,6 +40,10 @@ type Materializer struct {
 	Strict bool
 	// Progress, if set, is told how each view's run advances.
 	Progress func(Progress)
+	// Now is the clock of the runs; nil means time.Now. A view's watermark
+	// never passes the time its run read its source: rows with later event
+	// times can still arrive, and the next incremental run must read them.
+	Now func() time.Time
 }
 
 // Progress is the state of one view's run.
@@ -129,10 +133,12 @@ func withFailed(results []Result, r Result) []Result {
 
 // RunIncremental materializes each view from its watermark (the end of its
 // last materialized range, or its first event when it has none) to end.
+// A watermark after now, which an older almanac recorded for a future end,
+// counts as none.
 func (m *Materializer) RunIncremental(ctx context.Context, views []*registry.FeatureView, end time.Time) ([]Result, error) {
 	var results []Result
 	for _, v := range views {
-		start, skip, err := m.watermark(ctx, v)
+		start, skip, err := m.watermark(ctx, v, m.now())
 		if err != nil {
 			return results, err
 		}
@@ -152,11 +158,14 @@ func (m *Materializer) RunIncremental(ctx context.Context, views []*registry.Fea
 	return results, nil
 }
 
-// watermark returns where an incremental run of v starts.
-func (m *Materializer) watermark(ctx context.Context, v *registry.FeatureView) (time.Time, string, error) {
+// watermark returns where an incremental run of v at the time now starts.
+func (m *Materializer) watermark(ctx context.Context, v *registry.FeatureView, now time.Time) (time.Time, string, error) {
 	snap, err := m.Offline.Snapshot(v.Name)
 	if err == nil {
-		if w := snap.Watermark(); !w.IsZero() {
+		// A watermark after now was recorded by an almanac that took a
+		// future end for it: what that run covered is unknown, so the run
+		// starts over from the first event. Its write drops that range.
+		if w := snap.Watermark(); !w.IsZero() && !w.After(now) {
 			return w, "", nil
 		}
 	} else if !errors.Is(err, offline.ErrNoData) {
@@ -208,6 +217,7 @@ const orderColumn = "almanac$order"
 // view materializes one view.
 func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start, end time.Time) (Result, error) {
 	began := time.Now()
+	read := m.now()
 	res := Result{View: v.Name, Start: start.UTC(), End: end.UTC()}
 	q, skip, err := m.input(ctx, v)
 	if err != nil || skip != "" {
@@ -285,7 +295,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	}
 	m.report(Progress{View: v.Name, Phase: PhaseWriting, Total: total})
 	snap, err := m.Offline.Write(ctx, offline.Batch{
-		View: v.Name, Start: start, End: end, Conn: conn, Table: rowsTable,
+		View: v.Name, Start: start, End: end, Until: read, Conn: conn, Table: rowsTable,
 		TimestampColumn: ts, CreatedColumn: created, SortBy: keyNames, OrderColumn: orderColumn, RowsDropped: res.RowsDropped, Violations: res.Violations,
 		Progress: func(rows int64) {
 			m.report(Progress{View: v.Name, Phase: PhaseWriting, Rows: min(rows, total), Total: total})
@@ -481,6 +491,14 @@ func (e *onlineEncoder) encode(scanned [][]driver.Value) ([]online.EncodedRow, e
 	}
 	e.buf = buf
 	return e.rows, nil
+}
+
+// now returns the time by m's clock.
+func (m *Materializer) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 func (m *Materializer) report(p Progress) {

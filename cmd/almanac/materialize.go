@@ -78,6 +78,11 @@ Then the latest row of each entity in the range goes to the online store
 the newer of what it holds and what it gets, so re-running a range, or an
 older one, never makes a served value go back in time.
 
+Each view's watermark, where materialize-incremental continues, moves to END,
+or to the time of the run when END is later: rows with later event times can
+still arrive. Rows that arrive late, behind the watermark, are read by
+materializing their range again.
+
 Times are RFC 3339 (2024-05-01T00:00:00Z), dates (2024-05-01, midnight UTC)
 or "now".
 Definitions are taken from the applied registry: run "almanac apply" first.`,
@@ -100,6 +105,7 @@ Definitions are taken from the applied registry: run "almanac apply" first.`,
 			if !start.Before(end) {
 				return usagef("START %s must be before END %s", a[0], a[1])
 			}
+			noteFutureEnd(cmd, a[1], end)
 			return materialize(g, cmd, f, fl, a[2:], func(r *repo.Repo, opts repo.MaterializeOptions) ([]pipelines.Result, error) {
 				return r.Materialize(cmd.Context(), start, end, opts)
 			})
@@ -115,8 +121,10 @@ func newMaterializeIncrementalCmd(g *globals) *cobra.Command {
 		Use:   "materialize-incremental END [VIEW...]",
 		Short: "Materialize each feature view from its watermark up to END",
 		Long: `Like materialize, but each view's range starts at its watermark: the end of the
-latest range materialized for it, or its first event when it has none. Views
-already up to date are skipped.`,
+latest range materialized for it, or the time of that run when the range ended
+later, or its first event when it has none. Views already up to date are
+skipped. A watermark in the future, which older versions recorded for
+"materialize START 2100-01-01", counts as none: the view starts over.`,
 		Example: `  almanac materialize-incremental 2024-06-01
   almanac materialize-incremental now driver_stats`,
 		Args: args(cobra.MinimumNArgs(1)),
@@ -129,6 +137,7 @@ already up to date are skipped.`,
 			if err != nil {
 				return err
 			}
+			noteFutureEnd(cmd, a[0], end)
 			return materialize(g, cmd, f, fl, a[1:], func(r *repo.Repo, opts repo.MaterializeOptions) ([]pipelines.Result, error) {
 				return r.MaterializeIncremental(cmd.Context(), end, opts)
 			})
@@ -196,6 +205,14 @@ func parseTimeArg(s string) (time.Time, error) {
 		return time.Time{}, usageError{err}
 	}
 	return t, nil
+}
+
+// noteFutureEnd says on standard error where the watermark stops when the
+// argument END, parsed as end, is in the future.
+func noteFutureEnd(cmd *cobra.Command, arg string, end time.Time) {
+	if end.After(time.Now()) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: END %s is in the future: the watermarks stop at the time of the run, and materialize-incremental continues from there\n", arg)
+	}
 }
 
 // reportViolations lists broken expectations on standard error and posts
