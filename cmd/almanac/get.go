@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/internal/output"
+	"github.com/almanac-fs/almanac/internal/stores"
 	"github.com/almanac-fs/almanac/internal/values"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
@@ -205,7 +205,7 @@ func dialServer(cfg *registry.Config, rem remote) (*sdk.Client, error) {
 // getLocal answers the lookup in-process, with the server's own logic, from
 // the configured online store.
 func getLocal(ctx context.Context, cfg *registry.Config, q sdk.Query) (*almanacv1.GetOnlineFeaturesResponse, error) {
-	store, err := onlinestore.Open(cfg)
+	store, err := stores.Online(cfg, stores.OnlineOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -9,9 +9,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/almanac-fs/almanac/internal/duck"
-	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/internal/output"
 	"github.com/almanac-fs/almanac/internal/progress"
+	"github.com/almanac-fs/almanac/internal/stores"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/pipelines"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -121,7 +121,7 @@ newer row.`,
 // opened.
 func pusher(cmd *cobra.Command, cfg *registry.Config, defs *registry.Definitions, db *duck.DB, source string, rem remote) (func(map[string][]*almanacv1.Value) (int64, error), func(), error) {
 	if rem.local {
-		store, err := onlinestore.Open(cfg)
+		store, err := stores.Online(cfg, stores.OnlineOptions{})
 		if err != nil {
 			return nil, nil, err
 		}

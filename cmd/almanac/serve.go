@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,18 +10,9 @@ import (
 	httppprof "net/http/pprof"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
-	"github.com/almanac-fs/almanac/drift"
-	"github.com/almanac-fs/almanac/internal/duck"
-	"github.com/almanac-fs/almanac/internal/onlinestore"
-	"github.com/almanac-fs/almanac/offline"
-	"github.com/almanac-fs/almanac/online"
-	"github.com/almanac-fs/almanac/pipelines"
+	"github.com/almanac-fs/almanac/internal/runtime"
 	"github.com/almanac-fs/almanac/registry"
 	"github.com/almanac-fs/almanac/server"
 	"github.com/almanac-fs/almanac/server/ui"
@@ -84,61 +74,17 @@ Ctrl-C stops taking requests and drains those in flight.`,
 }
 
 // serve runs the feature server until ctx is done.
-func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bool) error {
-	store, err := onlinestore.Open(cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	// DuckDB stages pushed rows; a bound keeps the server's memory small
-	// (DuckDB spills beyond it).
-	db, err := duck.Open(duck.Options{MemoryLimit: "64MB"})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	offlineStore := offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{})
-	var auth *server.Auth
-	if cfg.Serving.TokensFile != "" {
-		if auth, err = server.ReadTokens(cfg.Abs(cfg.Serving.TokensFile)); err != nil {
-			return err
-		}
-	}
-	featureLog := offlineStore.NewFeatureLog(offline.LogOptions{Logger: log})
-	defer func() {
-		if err := featureLog.Close(); err != nil {
-			log.Error("feature log", "err", err)
-		}
-	}()
-	regStore := openStore(cfg)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(server.Options{
-		Store:         store,
-		Registry:      regStore,
-		Offline:       offlineStore,
-		Pusher:        &pipelines.Pusher{Online: online.Bound(store, cfg.OnlineTimeout()), Offline: offlineStore, DB: db, MaxFuture: cfg.MaxFuture()},
-		FeatureLog:    featureLog,
-		Auth:          auth,
-		Logger:        log,
-		Registerer:    reg,
-		OnlineTimeout: cfg.OnlineTimeout(),
-	})
+func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bool) (err error) {
+	rt, err := runtime.Open(ctx, cfg, runtime.Options{Logger: log})
 	if errors.Is(err, registry.ErrNoVersion) {
 		return fmt.Errorf("%w; run \"almanac apply\" first", err)
 	}
 	if err != nil {
 		return err
 	}
-	var grpcOpts []grpc.ServerOption
-	if cfg.Serving.TLSCert != "" || cfg.Serving.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Abs(cfg.Serving.TLSCert), cfg.Abs(cfg.Serving.TLSKey))
-		if err != nil {
-			return fmt.Errorf("load TLS certificate: %w", err)
-		}
-		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
-	}
-	gs := srv.NewGRPCServer(grpcOpts...)
+	defer func() { err = errors.Join(err, rt.Close()) }()
+	srv := rt.Server
+	gs := rt.NewGRPCServer()
 	gl, err := net.Listen("tcp", cfg.Serving.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("listen for gRPC: %w", err)
@@ -148,29 +94,24 @@ func serve(ctx context.Context, cfg *registry.Config, log *slog.Logger, pprof bo
 		gl.Close()
 		return fmt.Errorf("listen for HTTP: %w", err)
 	}
-	withTLS := len(grpcOpts) > 0
-	if server.TokensInClear(gl.Addr(), auth != nil, withTLS) {
+	withTLS := rt.TLS != nil
+	if server.TokensInClear(gl.Addr(), rt.Auth != nil, withTLS) {
 		log.Warn("bearer tokens travel in clear text: gRPC listens beyond loopback without TLS; set serving.tls_cert and serving.tls_key",
 			"grpc", gl.Addr().String())
 	}
 	webUI := ui.New(ui.Options{Project: cfg.Project, OnlineStore: cfg.OnlineStore.Type, Served: srv.Served,
-		Registry: regStore, Offline: offlineStore})
-	hs := &http.Server{Handler: httpHandler(srv.HTTPHandler(reg), webUI, pprof), ReadHeaderTimeout: 10 * time.Second}
+		Registry: rt.Registry, Offline: rt.Offline})
+	hs := &http.Server{Handler: httpHandler(srv.HTTPHandler(rt.Metrics), webUI, pprof), ReadHeaderTimeout: 10 * time.Second}
 
-	reg.MustRegister(&drift.Collector{Store: offlineStore})
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go srv.Run(runCtx)
-	if cfg.Serving.DriftInterval != "" {
-		interval, _ := registry.ParseDuration(cfg.Serving.DriftInterval) // checked by LoadConfig
-		m := &drift.Monitor{Store: offlineStore, DB: db, Defs: srv.Definitions, Interval: interval, Logger: log}
-		go m.Run(runCtx)
-	}
+	ran := make(chan struct{})
+	go func() { rt.Run(runCtx); close(ran) }()
+	defer func() { stop(); <-ran }()
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(gl) }()
 	go func() { errc <- hs.Serve(hl) }()
 	log.Info("serving", "grpc", gl.Addr().String(), "http", hl.Addr().String(), "registry_version", srv.Version(),
-		"online_store", cfg.OnlineStore.Type, "tls", withTLS, "auth", auth != nil)
+		"online_store", cfg.OnlineStore.Type, "tls", withTLS, "auth", rt.Auth != nil)
 
 	select {
 	case <-ctx.Done():

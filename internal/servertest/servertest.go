@@ -4,25 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
-	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/redistest"
-	"github.com/almanac-fs/almanac/offline"
+	"github.com/almanac-fs/almanac/internal/runtime"
 	"github.com/almanac-fs/almanac/online"
-	"github.com/almanac-fs/almanac/online/local"
-	"github.com/almanac-fs/almanac/online/redis"
 	"github.com/almanac-fs/almanac/pipelines"
 	"github.com/almanac-fs/almanac/registry"
 	"github.com/almanac-fs/almanac/server"
@@ -90,20 +84,14 @@ type Env struct {
 	Now   time.Time
 	Clock *Clock
 
-	Config   *registry.Config
-	Registry *registry.Store
-	Offline  *offline.Store
-	// Online is the online store (unwrapped); Redis the throwaway Redis
-	// server of Backend Redis started by Start, else nil.
-	Online online.Store
-	Redis  *redistest.Server
-	DB     *duck.DB
-	// FeatureLog is the server's feature log, when Options.FeatureLog.
-	FeatureLog *offline.FeatureLog
-
-	Server  *server.Server
-	GRPC    *grpc.Server
-	Metrics *prometheus.Registry
+	// Runtime is the server and the stores and DuckDB behind it. Its
+	// Online is the online store (unwrapped); Stop closes it.
+	*runtime.Runtime
+	// Redis is the throwaway Redis server of Backend Redis started by
+	// Start, else nil.
+	Redis *redistest.Server
+	// GRPC serves Server on Addr.
+	GRPC *grpc.Server
 
 	stopOnce sync.Once
 	stops    []func() // run in reverse order by Stop
@@ -163,63 +151,41 @@ func start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := WriteRepo(ctx, env.Dir, opts.Now); err != nil {
 		return env, err
 	}
-	if env.Config, err = registry.LoadConfig(env.Dir, noEnv); err != nil {
+	cfg, err := registry.LoadConfig(env.Dir, noEnv)
+	if err != nil {
 		return env, fmt.Errorf("servertest: %w", err)
 	}
-	env.Registry = registry.OpenStore(env.Config.Abs(env.Config.Registry), registry.StoreOptions{})
-	env.Offline = offline.Open(env.Config.Abs(env.Config.OfflineStore.Path), offline.Options{})
-	if env.DB, err = duck.Open(duck.Options{}); err != nil {
-		return env, fmt.Errorf("servertest: %w", err)
+	if opts.Backend == Redis {
+		cfg.OnlineStore.Type, cfg.OnlineStore.Addr = registry.OnlineRedis, opts.RedisAddr
 	}
-	env.onStop(func() { env.DB.Close() })
-	if env.Online, err = openOnline(env, opts); err != nil {
-		return env, err
-	}
-	env.onStop(func() { env.Online.Close() })
-	if _, err := env.Apply(ctx); err != nil {
-		return env, err
-	}
-	if err := env.Materialize(ctx); err != nil {
-		return env, err
-	}
-
-	store := env.Online
-	if opts.WrapStore != nil {
-		store = opts.WrapStore(store)
-	}
-	if opts.OnlineTimeout == 0 {
-		opts.OnlineTimeout = env.Config.OnlineTimeout()
-	}
-	var pusher server.Pusher
-	if !opts.NoPusher {
-		pusher = &pipelines.Pusher{Online: online.Bound(store, opts.OnlineTimeout), Offline: env.Offline, DB: env.DB, MaxFuture: env.Config.MaxFuture(), Now: env.Clock.Now}
-	}
-	env.Metrics = prometheus.NewRegistry()
-	if opts.FeatureLog {
-		env.FeatureLog = env.Offline.NewFeatureLog(offline.LogOptions{})
-		env.onStop(func() { env.FeatureLog.Close() })
-	}
-	env.Server, err = server.New(server.Options{
-		FeatureLog:     env.FeatureLog,
-		Store:          store,
-		Registry:       env.Registry,
-		Offline:        env.Offline,
-		Pusher:         pusher,
-		Auth:           opts.Auth,
+	rt, err := runtime.Open(ctx, cfg, runtime.Options{
 		Logger:         opts.Logger,
-		Registerer:     env.Metrics,
 		Now:            env.Clock.Now,
+		Auth:           opts.Auth,
 		OnlineTimeout:  opts.OnlineTimeout,
 		MaxEntities:    opts.MaxEntities,
 		ReloadInterval: opts.ReloadInterval,
+		DuckMemory:     "2GB", // tests export training sets through Env.DB; DuckDB's CSV reader alone takes 30 MB blocks
+		NoPusher:       opts.NoPusher,
+		NoFeatureLog:   !opts.FeatureLog,
+		NoSweep:        true, // expiry is what the server's clock says, never swept behind a test's back
+		WrapStore:      opts.WrapStore,
+		Prepare: func(ctx context.Context, rt *runtime.Runtime) error {
+			env.Runtime = rt
+			if _, err := env.Apply(ctx); err != nil {
+				return err
+			}
+			return env.Materialize(ctx)
+		},
 	})
 	if err != nil {
-		return env, fmt.Errorf("servertest: start server: %w", err)
+		return env, err
 	}
+	env.onStop(func() { rt.Close() })
 	if opts.RunReload {
 		runCtx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { env.Server.Run(runCtx); close(done) }()
+		go func() { rt.Run(runCtx); close(done) }()
 		env.onStop(func() { cancel(); <-done })
 	}
 
@@ -228,7 +194,7 @@ func start(ctx context.Context, opts Options) (env *Env, err error) {
 		return env, fmt.Errorf("servertest: listen: %w", err)
 	}
 	env.Addr = lis.Addr().String()
-	env.GRPC = env.Server.NewGRPCServer(opts.GRPCOptions...)
+	env.GRPC = rt.NewGRPCServer(opts.GRPCOptions...)
 	served := make(chan struct{})
 	go func() { env.GRPC.Serve(lis); close(served) }()
 	env.onStop(func() { env.GRPC.Stop(); <-served })
@@ -237,32 +203,6 @@ func start(ctx context.Context, opts Options) (env *Env, err error) {
 	env.HTTPURL = hs.URL
 	env.onStop(hs.Close)
 	return env, nil
-}
-
-func openOnline(env *Env, opts Options) (online.Store, error) {
-	switch opts.Backend {
-	case "", Local:
-		o := local.DefaultOptions(filepath.Join(env.Dir, ".almanac", "online.db"))
-		o.Now = env.Clock.Now
-		o.SweepInterval = -1 // expiry is what the server's clock says, never swept behind a test's back
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		s, err := local.New(o)
-		if err != nil {
-			return nil, fmt.Errorf("servertest: %w", err)
-		}
-		return s, nil
-	case Redis:
-		o := redis.DefaultOptions()
-		o.Addrs = []string{opts.RedisAddr}
-		o.Project = Project
-		o.Now = env.Clock.Now
-		s, err := redis.New(o)
-		if err != nil {
-			return nil, fmt.Errorf("servertest: %w", err)
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("servertest: unknown backend %q", opts.Backend)
 }
 
 func noEnv(string) string { return "" }

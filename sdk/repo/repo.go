@@ -26,7 +26,7 @@ import (
 
 	"github.com/almanac-fs/almanac/drift"
 	"github.com/almanac-fs/almanac/internal/duck"
-	"github.com/almanac-fs/almanac/internal/onlinestore"
+	"github.com/almanac-fs/almanac/internal/stores"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/pipelines"
 	"github.com/almanac-fs/almanac/registry"
@@ -59,7 +59,7 @@ func Apply(ctx context.Context, dir string, allowDestructive bool) (*registry.Pl
 	if err != nil {
 		return nil, err
 	}
-	store := registry.OpenStore(repo.Config.Abs(repo.Config.Registry), registry.StoreOptions{})
+	store := stores.Registry(repo.Config)
 	plan, _, err := registry.Apply(ctx, store, repo.Config.Project, repo.Defs, allowDestructive)
 	return plan, err
 }
@@ -71,7 +71,7 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := registry.OpenStore(cfg.Abs(cfg.Registry), registry.StoreOptions{})
+	reg := stores.Registry(cfg)
 	cur, err := reg.Current()
 	if errors.Is(err, registry.ErrNoVersion) {
 		return nil, fmt.Errorf("%w in %s; run \"almanac apply\" first", ErrNotApplied, dir)
@@ -87,7 +87,7 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{dir: dir, cfg: cfg, defs: defs, registry: reg, offline: offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{}), db: db}, nil
+	return &Repo{dir: dir, cfg: cfg, defs: defs, registry: reg, offline: stores.Offline(cfg), db: db}, nil
 }
 
 // Close releases the repository's DuckDB database.
@@ -150,7 +150,7 @@ func (r *Repo) materialize(opts MaterializeOptions, run func(*pipelines.Material
 	defer func() { err = errors.Join(err, db.Close()) }()
 	m := &pipelines.Materializer{Config: r.cfg, Defs: r.defs, Offline: r.offline, DB: db, Strict: opts.Strict, Progress: opts.Progress}
 	if !opts.OfflineOnly {
-		if m.Online, err = onlinestore.Open(r.cfg); err != nil {
+		if m.Online, err = stores.Online(r.cfg, stores.OnlineOptions{}); err != nil {
 			return nil, err
 		}
 		defer func() { err = errors.Join(err, m.Online.Close()) }()

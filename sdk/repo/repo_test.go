@@ -15,8 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/almanac-fs/almanac/internal/duck"
-	"github.com/almanac-fs/almanac/internal/onlinestore"
 	"github.com/almanac-fs/almanac/internal/servertest"
+	"github.com/almanac-fs/almanac/internal/stores"
 	"github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/pipelines"
@@ -71,7 +71,7 @@ func TestMaterializeWritesBothStores(t *testing.T) {
 	if !slices.Contains(phases, "done") {
 		t.Errorf("progress phases %q, want them to end with done", phases)
 	}
-	store, err := onlinestore.Open(r.Config())
+	store, err := stores.Online(r.Config(), stores.OnlineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
