@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package duck
 
 import (
@@ -7,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -16,12 +17,9 @@ import (
 // checks that the next Open removes the spill directory it left, but not
 // one a running database holds nor one of an earlier version.
 func TestRemoveStale(t *testing.T) {
-	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
-		t.Skip("spill directories are locked with flock")
-	}
 	tmp := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHoldDatabase$")
-	cmd.Env = append(os.Environ(), "ALMANAC_TEST_SPILL_DIR="+tmp)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), holdEnv+"="+tmp)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -64,18 +62,21 @@ func TestRemoveStale(t *testing.T) {
 	}
 }
 
-// TestHoldDatabase is the process TestRemoveStale kills: it opens a
-// database, says so and waits.
-func TestHoldDatabase(t *testing.T) {
-	dir := os.Getenv("ALMANAC_TEST_SPILL_DIR")
-	if dir == "" {
-		t.Skip("run by TestRemoveStale")
+// holdEnv, set, makes the test binary the process TestRemoveStale kills: it
+// opens a database in the directory it names, says so and waits.
+const holdEnv = "ALMANAC_TEST_SPILL_DIR"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(holdEnv); dir != "" {
+		if _, err := Open(Options{TempDir: dir}); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Stdout.WriteString("open\n")
+		time.Sleep(time.Minute)
+		os.Exit(0)
 	}
-	if _, err := Open(Options{TempDir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	os.Stdout.WriteString("open\n")
-	time.Sleep(time.Minute)
+	os.Exit(m.Run())
 }
 
 func spillDirs(t *testing.T, dir string) []string {
