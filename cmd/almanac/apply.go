@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/almanac-fs/almanac/internal/output"
+	"github.com/almanac-fs/almanac/internal/stores"
 	"github.com/almanac-fs/almanac/pipelines"
 	"github.com/almanac-fs/almanac/registry"
 )
@@ -24,11 +25,7 @@ func loadRepo(ctx context.Context, g *globals) (*registry.Repo, *registry.Store,
 		}
 		return nil, nil, err
 	}
-	return repo, openStore(repo.Config), nil
-}
-
-func openStore(cfg *registry.Config) *registry.Store {
-	return registry.OpenStore(cfg.Abs(cfg.Registry), registry.StoreOptions{})
+	return repo, stores.Registry(repo.Config), nil
 }
 
 func newPlanCmd(g *globals) *cobra.Command {

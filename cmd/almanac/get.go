@@ -210,7 +210,7 @@ func getLocal(ctx context.Context, cfg *registry.Config, q sdk.Query) (*almanacv
 		return nil, err
 	}
 	defer store.Close()
-	srv, err := server.New(server.Options{Store: store, Registry: openStore(cfg), OnlineTimeout: cfg.OnlineTimeout()})
+	srv, err := server.New(server.Options{Store: store, Registry: stores.Registry(cfg), OnlineTimeout: cfg.OnlineTimeout()})
 	if err != nil {
 		return nil, err
 	}

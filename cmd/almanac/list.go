@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/almanac-fs/almanac/internal/output"
+	"github.com/almanac-fs/almanac/internal/stores"
 	"github.com/almanac-fs/almanac/registry"
 )
 
@@ -20,7 +21,7 @@ func applied(g *globals) (*registry.Config, *registry.Definitions, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	reg, err := openStore(cfg).Current()
+	reg, err := stores.Registry(cfg).Current()
 	if errors.Is(err, registry.ErrNoVersion) {
 		return nil, nil, fmt.Errorf("nothing applied yet in %s; run \"almanac apply\" first", g.repoDir())
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/almanac-fs/almanac/internal/output"
+	"github.com/almanac-fs/almanac/internal/stores"
 	"github.com/almanac-fs/almanac/registry"
 )
 
@@ -39,7 +40,7 @@ something writes a new version; versions are never rewritten.`,
 			if err != nil {
 				return err
 			}
-			versions, err := openStore(cfg).History()
+			versions, err := stores.Registry(cfg).History()
 			if err != nil {
 				return err
 			}
