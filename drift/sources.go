@@ -71,7 +71,7 @@ func MatchColumns(ctx context.Context, db *duck.DB, relation string, baseline *P
 	out := map[string]string{}
 	for _, f := range baseline.Features {
 		view, feature, _ := strings.Cut(f.Feature, ":")
-		for _, candidate := range []string{view + "__" + feature, feature} {
+		for _, candidate := range []string{registry.FullName(view, feature), feature} {
 			if slices.Contains(names, candidate) {
 				out[f.Feature] = candidate
 				break
@@ -122,21 +122,16 @@ func RelationColumns(ctx context.Context, db *duck.DB, relation string) ([]Colum
 
 // ServiceColumns are the profilable features of a feature service as the
 // feature log names them: view__feature.
-func ServiceColumns(defs *registry.Definitions, s *registry.FeatureService) []Column {
+func ServiceColumns(defs *registry.Definitions, s *registry.FeatureService) ([]Column, error) {
+	sel, err := defs.Resolve(s.Features)
+	if err != nil {
+		return nil, fmt.Errorf("feature service %q: %w", s.Name, err)
+	}
 	var out []Column
-	for _, ref := range s.Features {
-		v := defs.View(ref.View)
-		if v == nil {
-			continue
-		}
-		for _, f := range v.Features {
-			if len(ref.Features) > 0 && !slices.Contains(ref.Features, f.Name) {
-				continue
-			}
-			if _, ok := KindOf(f.Type); ok {
-				out = append(out, Column{Feature: v.Name + ":" + f.Name, Name: v.Name + "__" + f.Name, Type: f.Type})
-			}
+	for _, f := range sel.Features {
+		if _, ok := KindOf(f.Field.Type); ok {
+			out = append(out, Column{Feature: f.Ref, Name: f.FullName, Type: f.Field.Type})
 		}
 	}
-	return out
+	return out, nil
 }

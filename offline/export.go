@@ -51,43 +51,20 @@ type ExportResult struct {
 // selection is the features taken from one view.
 type selection struct {
 	view     *registry.FeatureView
-	features []registry.Field
+	features []registry.SelectedFeature
 	keys     []registry.Field
 }
 
-// resolve groups refs by view, in the order views first appear.
+// resolve groups the features that refs select by view, in the order views
+// first appear.
 func resolve(defs *registry.Definitions, refs []registry.FeatureRef) ([]*selection, error) {
-	var out []*selection
-	byView := map[string]*selection{}
-	for _, ref := range refs {
-		v := defs.View(ref.View)
-		if v == nil {
-			return nil, fmt.Errorf("feature view %q not found", ref.View)
-		}
-		sel := byView[v.Name]
-		if sel == nil {
-			sel = &selection{view: v, keys: defs.JoinKeys(v)}
-			byView[v.Name] = sel
-			out = append(out, sel)
-		}
-		names := ref.Features
-		if len(names) == 0 {
-			for _, f := range v.Features {
-				names = append(names, f.Name)
-			}
-		}
-		for _, n := range names {
-			f, ok := v.Feature(n)
-			if !ok {
-				return nil, fmt.Errorf("feature view %q has no feature %q", v.Name, n)
-			}
-			if !slices.ContainsFunc(sel.features, func(g registry.Field) bool { return g.Name == n }) {
-				sel.features = append(sel.features, f)
-			}
-		}
+	sel, err := defs.Resolve(refs)
+	if err != nil {
+		return nil, err
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no features requested")
+	out := make([]*selection, len(sel.Views))
+	for i, v := range sel.Views {
+		out[i] = &selection{view: v, features: sel.OfView(i), keys: defs.JoinKeys(v)}
 	}
 	return out, nil
 }
@@ -279,17 +256,16 @@ func outputNames(sels []*selection, full bool, res *ExportResult) error {
 	}
 	for _, sel := range sels {
 		for _, f := range sel.features {
-			name := f.Name
+			name := f.Field.Name
 			if full {
-				name = sel.view.Name + "__" + f.Name
+				name = f.FullName
 			}
-			ref := sel.view.Name + ":" + f.Name
 			if other, ok := taken[strings.ToLower(name)]; ok {
-				return fmt.Errorf("column %q of %s is also %s; pass --full-names to name features view__feature", name, ref, other)
+				return fmt.Errorf("column %q of %s is also %s; pass --full-names to name features view__feature", name, f.Ref, other)
 			}
-			taken[strings.ToLower(name)] = ref
+			taken[strings.ToLower(name)] = f.Ref
 			res.Columns = append(res.Columns, name)
-			res.Features = append(res.Features, ref)
+			res.Features = append(res.Features, f.Ref)
 		}
 	}
 	return nil
@@ -325,11 +301,11 @@ func (s *Store) exportQuery(ctx context.Context, conn *sql.Conn, sels []*selecti
 		}
 		joins = append(joins, fmt.Sprintf("ASOF LEFT JOIN %s ON %s", alias, strings.Join(on, " AND ")))
 		for _, f := range x.features {
-			name := f.Name
+			name := f.Field.Name
 			if full {
-				name = x.view.Name + "__" + f.Name
+				name = f.FullName
 			}
-			col := fmt.Sprintf("%s.%s", alias, duck.Ident(f.Name))
+			col := fmt.Sprintf("%s.%s", alias, duck.Ident(f.Field.Name))
 			if x.view.TTL > 0 {
 				col = fmt.Sprintf("CASE WHEN %s.almanac_ts >= e.almanac_ts - to_microseconds(%d) THEN %s END", alias, x.view.TTL.Microseconds(), col)
 			}
@@ -364,7 +340,7 @@ func (s *Store) history(ctx context.Context, conn *sql.Conn, x *selection, minTS
 		cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(k.Name), duck.TypeName(k.Type)))
 	}
 	for _, f := range x.features {
-		cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(f.Name), duck.TypeName(f.Type)))
+		cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(f.Field.Name), duck.TypeName(f.Field.Type)))
 	}
 	snap, err := s.Snapshot(x.view.Name)
 	if errors.Is(err, ErrNoData) {
@@ -401,7 +377,7 @@ func emptyHistory(x *selection) string {
 		cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", duck.TypeName(k.Type), duck.Ident(k.Name)))
 	}
 	for _, f := range x.features {
-		cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", duck.TypeName(f.Type), duck.Ident(f.Name)))
+		cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", duck.TypeName(f.Field.Type), duck.Ident(f.Field.Name)))
 	}
 	cols = append(cols, "CAST(NULL AS TIMESTAMPTZ) AS almanac_ts", "CAST(NULL AS STRUCT(ts TIMESTAMPTZ, tie BIGINT)) AS almanac_key")
 	return "SELECT " + strings.Join(cols, ", ") + " LIMIT 0"

@@ -90,16 +90,9 @@ func Views(defs *registry.Definitions, names []string) ([]*registry.FeatureView,
 	}
 	out := make([]*registry.FeatureView, 0, len(names))
 	for _, n := range names {
-		v := defs.View(n)
-		if v == nil {
-			all := make([]string, len(defs.Views))
-			for i, v := range defs.Views {
-				all[i] = v.Name
-			}
-			if hint := registry.DidYouMean(n, all); hint != "" {
-				return nil, fmt.Errorf("feature view %q not found%s", n, hint)
-			}
-			return nil, fmt.Errorf("feature view %q not found; views: %s", n, strings.Join(all, ", "))
+		v, err := defs.LookupView(n)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, v)
 	}

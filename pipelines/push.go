@@ -57,13 +57,9 @@ type Pusher struct {
 // rows again that a later push followed keeps their first place: they then
 // replace no online value of the same event time.
 func (p *Pusher) Push(ctx context.Context, defs *registry.Definitions, source string, columns map[string][]*almanacv1.Value) (int, error) {
-	src := defs.Source(source)
-	if src == nil {
-		names := make([]string, len(defs.Sources))
-		for i, s := range defs.Sources {
-			names[i] = s.Name
-		}
-		return 0, fmt.Errorf("%w: source %q not found%s", online.ErrInvalid, registry.Clip(source), registry.DidYouMean(source, names))
+	src, err := defs.LookupSource(source)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", online.ErrInvalid, err)
 	}
 	if src.Format != registry.FormatPush {
 		return 0, fmt.Errorf("%w: source %q is a %s source, not a push source", online.ErrInvalid, source, src.Format)
@@ -121,7 +117,7 @@ func checkColumns(src *registry.Source, views []*registry.FeatureView, defs *reg
 	for name, vals := range columns {
 		t, ok := schema[name]
 		if !ok {
-			return 0, fmt.Errorf("%w: source %q has no column %q%s", online.ErrInvalid, src.Name, registry.Clip(name), registry.DidYouMean(name, names))
+			return 0, fmt.Errorf("%w: %w", online.ErrInvalid, registry.NotFound("column", name, fmt.Sprintf("source %q", src.Name), names))
 		}
 		if rows >= 0 && len(vals) != rows {
 			return 0, fmt.Errorf("%w: columns have different lengths: %q has %d values, others %d", online.ErrInvalid, registry.Clip(name), len(vals), rows)

@@ -207,35 +207,32 @@ func ParseKind(s string) (string, error) {
 }
 
 // Describe returns the object of kind called name in the form definitions
-// are written in, ready to be marshaled as YAML or JSON.
+// are written in, ready to be marshaled as YAML or JSON. An object d does
+// not hold is a *NotFoundError.
 func (d *Definitions) Describe(kind, name string) (any, error) {
-	var obj interface{ raw() any }
 	switch kind {
 	case KindEntity:
-		if e := d.Entity(name); e != nil {
-			obj = e
-		}
+		return raw(d.LookupEntity(name))
 	case KindSource:
-		if s := d.Source(name); s != nil {
-			obj = s
-		}
+		return raw(d.LookupSource(name))
 	case KindFeatureView:
-		if v := d.View(name); v != nil {
-			obj = v
-		}
+		return raw(d.LookupView(name))
 	case KindFeatureService:
-		if s := d.Service(name); s != nil {
-			obj = s
-		}
+		return raw(d.LookupService(name))
 	case KindDataset:
-		if ds := d.Dataset(name); ds != nil {
-			return ds, nil
+		ds, err := d.LookupDataset(name)
+		if err != nil {
+			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("unknown kind %q", Clip(kind))
+		return ds, nil
 	}
-	if obj == nil {
-		return nil, fmt.Errorf("%w: %s %q", ErrNotFound, kind, Clip(name))
+	return nil, fmt.Errorf("unknown kind %q", Clip(kind))
+}
+
+// raw returns what a lookup found in the form it was written in.
+func raw[T interface{ raw() any }](obj T, err error) (any, error) {
+	if err != nil {
+		return nil, err
 	}
 	return obj.raw(), nil
 }

@@ -122,6 +122,21 @@ func Clip(s string) string {
 // DidYouMean returns `; did you mean "x"?` for the candidate closest to s,
 // or "" when none is close or s is too long to be a misspelling.
 func DidYouMean(s string, candidates []string) string {
+	return didYouMean(closest(s, candidates))
+}
+
+// didYouMean returns `; did you mean "x"?` for the suggestion x, or "" when
+// there is none.
+func didYouMean(suggestion string) string {
+	if suggestion == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", suggestion)
+}
+
+// closest returns the candidate closest to s, or "" when none is close or
+// s is too long to be a misspelling.
+func closest(s string, candidates []string) string {
 	if len(s) > MaxQuoted {
 		return ""
 	}
@@ -131,10 +146,7 @@ func DidYouMean(s string, candidates []string) string {
 			best, bestDist = c, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %q?", best)
+	return best
 }
 
 // editDistance is the Levenshtein distance between a and b.

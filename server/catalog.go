@@ -110,15 +110,11 @@ func (c *catalog) planFor(refs []string) (*plan, error) {
 	if ok {
 		return p, nil
 	}
-	parsed := make([]registry.FeatureRef, 0, len(refs))
-	for _, r := range refs {
-		ref, err := registry.ParseFeatureRef(r)
-		if err != nil {
-			return nil, err
-		}
-		parsed = append(parsed, ref)
+	parsed, err := registry.ParseFeatureRefs(refs)
+	if err != nil {
+		return nil, err
 	}
-	p, err := c.newPlan(parsed)
+	p, err = c.newPlan(parsed)
 	if err != nil {
 		return nil, err
 	}
@@ -131,75 +127,40 @@ func (c *catalog) planFor(refs []string) (*plan, error) {
 }
 
 func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
-	if len(refs) == 0 {
-		return nil, fmt.Errorf("no features requested")
+	sel, err := c.defs.Resolve(refs)
+	if err != nil {
+		return nil, err
 	}
 	p := &plan{names: &almanacv1.FeatureList{}, fullNames: &almanacv1.FeatureList{}}
-	viewPos := map[string]int{}
 	keyPos := map[string]int{}
-	seen := map[string]bool{}
-	for _, ref := range refs {
-		vi, ok := c.views[ref.View]
-		if !ok {
-			return nil, fmt.Errorf("feature view %q not found%s", registry.Clip(ref.View), registry.DidYouMean(ref.View, c.viewNames()))
+	for _, v := range sel.Views {
+		vi := c.views[v.Name]
+		if !v.Online {
+			return nil, fmt.Errorf("%w: feature view %q has online: false", errOffline, v.Name)
 		}
-		if !vi.def.Online {
-			return nil, fmt.Errorf("%w: feature view %q has online: false", errOffline, ref.View)
+		p.views = append(p.views, vi)
+		idx := make([]int, len(vi.keys))
+		for i, k := range vi.keys {
+			pos, ok := keyPos[k.Name]
+			if !ok {
+				pos = len(p.keys)
+				keyPos[k.Name] = pos
+				p.keys = append(p.keys, k)
+			}
+			idx[i] = pos
 		}
-		j, ok := viewPos[ref.View]
-		if !ok {
-			j = len(p.views)
-			viewPos[ref.View] = j
-			p.views = append(p.views, vi)
-			idx := make([]int, len(vi.keys))
-			for i, k := range vi.keys {
-				pos, ok := keyPos[k.Name]
-				if !ok {
-					pos = len(p.keys)
-					keyPos[k.Name] = pos
-					p.keys = append(p.keys, k)
-				}
-				idx[i] = pos
-			}
-			p.keyIdx = append(p.keyIdx, idx)
-		}
-		names := ref.Features
-		if len(names) == 0 {
-			for _, f := range vi.view.Features {
-				names = append(names, f.Name)
-			}
-		}
-		for _, name := range names {
-			index := -1
-			for i, f := range vi.view.Features {
-				if f.Name == name {
-					index = i
-				}
-			}
-			if index < 0 {
-				all := make([]string, len(vi.view.Features))
-				for i, f := range vi.view.Features {
-					all[i] = f.Name
-				}
-				return nil, fmt.Errorf("feature view %q has no feature %q%s", ref.View, registry.Clip(name), registry.DidYouMean(name, all))
-			}
-			full := ref.View + ":" + name
-			if seen[full] {
-				continue
-			}
-			seen[full] = true
-			p.features = append(p.features, outFeature{view: j, index: index})
-		}
+		p.keyIdx = append(p.keyIdx, idx)
+	}
+	for _, f := range sel.Features {
+		p.features = append(p.features, outFeature{view: f.View, index: f.Index})
 	}
 	for _, k := range p.keys {
 		p.names.Val = append(p.names.Val, k.Name)
 		p.fullNames.Val = append(p.fullNames.Val, k.Name)
 	}
-	for _, f := range p.features {
-		vi := p.views[f.view]
-		name := vi.view.Features[f.index].Name
-		p.fullNames.Val = append(p.fullNames.Val, vi.view.Name+"__"+name)
-		p.names.Val = append(p.names.Val, name)
+	for _, f := range sel.Features {
+		p.fullNames.Val = append(p.fullNames.Val, f.FullName)
+		p.names.Val = append(p.names.Val, f.Field.Name)
 	}
 	for _, k := range p.keys {
 		p.logColumns = append(p.logColumns, offline.LogColumn{Name: k.Name, Type: k.Type, Key: true})
@@ -233,20 +194,4 @@ func (p *plan) namesFor(full bool) (*almanacv1.FeatureList, error) {
 		return nil, fmt.Errorf("two requested columns are named %q; set full_feature_names to name features view__feature", p.collision)
 	}
 	return p.names, nil
-}
-
-func (c *catalog) viewNames() []string {
-	out := make([]string, 0, len(c.views))
-	for n := range c.views {
-		out = append(out, n)
-	}
-	return out
-}
-
-func (c *catalog) serviceNames() []string {
-	out := make([]string, 0, len(c.services))
-	for n := range c.services {
-		out = append(out, n)
-	}
-	return out
 }

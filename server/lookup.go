@@ -177,8 +177,9 @@ func (s *Server) resolve(cat *catalog, req *almanacv1.GetOnlineFeaturesRequest) 
 		if err := cat.unservable[k.FeatureService]; err != nil {
 			return nil, status.Error(codes.FailedPrecondition, err.Error())
 		}
-		if !ok {
-			return nil, status.Errorf(codes.NotFound, "feature service %q not found%s", registry.Clip(k.FeatureService), registry.DidYouMean(k.FeatureService, cat.serviceNames()))
+		if !ok { // every service of the catalog has a plan or is unservable
+			_, err := cat.defs.LookupService(k.FeatureService)
+			return nil, status.Error(codes.NotFound, err.Error())
 		}
 		return p, nil
 	case *almanacv1.GetOnlineFeaturesRequest_Features:

@@ -131,14 +131,16 @@ compare with.`,
 				if err != nil {
 					return err
 				}
-				svc := defs.Service(w.service)
-				if svc == nil {
-					return fmt.Errorf("feature service %q not found", w.service)
+				svc, err := defs.LookupService(w.service)
+				if err != nil {
+					return err
 				}
 				if rel, source, err = logRelation(offline.Open(cfg.Abs(cfg.OfflineStore.Path), offline.Options{}), &w); err != nil {
 					return err
 				}
-				cols = drift.ServiceColumns(defs, svc)
+				if cols, err = drift.ServiceColumns(defs, svc); err != nil {
+					return err
+				}
 			}
 			p, err := drift.Compute(cmd.Context(), db, rel, cols, source)
 			if err != nil {

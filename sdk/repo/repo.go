@@ -300,25 +300,13 @@ func (r *Repo) refs(ts TrainingSet) ([]registry.FeatureRef, error) {
 	case ts.FeatureService != "" && len(ts.Features) > 0:
 		return nil, errors.New("training set: set FeatureService or Features, not both")
 	case ts.FeatureService != "":
-		s := r.defs.Service(ts.FeatureService)
-		if s == nil {
-			names := make([]string, len(r.defs.Services))
-			for i, s := range r.defs.Services {
-				names[i] = s.Name
-			}
-			return nil, fmt.Errorf("feature service %q not found%s", ts.FeatureService, registry.DidYouMean(ts.FeatureService, names))
+		s, err := r.defs.LookupService(ts.FeatureService)
+		if err != nil {
+			return nil, err
 		}
 		return s.Features, nil
 	case len(ts.Features) > 0:
-		refs := make([]registry.FeatureRef, len(ts.Features))
-		for i, f := range ts.Features {
-			ref, err := registry.ParseFeatureRef(f)
-			if err != nil {
-				return nil, err
-			}
-			refs[i] = ref
-		}
-		return refs, nil
+		return registry.ParseFeatureRefs(ts.Features)
 	}
 	return nil, errors.New("training set: set FeatureService or Features")
 }

@@ -13,11 +13,15 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/servertest"
 	"github.com/almanac-fs/almanac/internal/stores"
 	"github.com/almanac-fs/almanac/internal/values"
+	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/pipelines"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -275,4 +279,100 @@ func fileRows(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestSameMistakeSameMessage checks that a misspelt view, feature or
+// feature service reads the same on every path that resolves it: a lookup
+// on the feature server, an export from the offline store, a training set
+// and a materialization through this package.
+func TestSameMistakeSameMessage(t *testing.T) {
+	env := servertest.Start(t, servertest.Options{})
+	r, err := repo.Open(env.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	conn, err := grpc.NewClient(env.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := almanacv1.NewFeatureServerClient(conn)
+	entities := entityTable([]int64{1001}, []time.Time{env.Now}, []bool{true})
+	defer entities.Release()
+
+	lookup := func(req *almanacv1.GetOnlineFeaturesRequest) string {
+		req.Entities = map[string]*almanacv1.RepeatedValue{"driver_id": {Val: []*almanacv1.Value{values.Int64(1001)}}}
+		_, err := client.GetOnlineFeatures(t.Context(), req)
+		return status.Convert(err).Message()
+	}
+	export := func(refs []string) string {
+		parsed, err := registry.ParseFeatureRefs(refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = env.Offline.Export(t.Context(), env.DB, offline.ExportRequest{Defs: r.Definitions(), Refs: parsed, EntityPath: "unused.parquet", OutPath: filepath.Join(t.TempDir(), "out.parquet")})
+		return message(err)
+	}
+	read := func(ts repo.TrainingSet) string {
+		ts.Entities = entities
+		tbl, _, err := r.Read(t.Context(), ts)
+		if err == nil {
+			tbl.Release()
+		}
+		return message(err)
+	}
+	materialize := func(views ...string) string {
+		_, err := r.Materialize(t.Context(), env.Now.Add(-time.Hour), env.Now, repo.MaterializeOptions{Views: views})
+		return message(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		paths map[string]string // path: its message
+		want  string
+	}{
+		{
+			name: "misspelt view",
+			paths: map[string]string{
+				"lookup":      lookup(&almanacv1.GetOnlineFeaturesRequest{Kind: &almanacv1.GetOnlineFeaturesRequest_Features{Features: &almanacv1.FeatureList{Val: []string{"driver_stat:conv_rate"}}}}),
+				"export":      export([]string{"driver_stat:conv_rate"}),
+				"training":    read(repo.TrainingSet{Features: []string{"driver_stat:conv_rate"}}),
+				"materialize": materialize("driver_stat"),
+			},
+			want: `feature view "driver_stat" not found; did you mean "driver_stats"?`,
+		},
+		{
+			name: "misspelt feature",
+			paths: map[string]string{
+				"lookup":   lookup(&almanacv1.GetOnlineFeaturesRequest{Kind: &almanacv1.GetOnlineFeaturesRequest_Features{Features: &almanacv1.FeatureList{Val: []string{"driver_stats:conv_rat"}}}}),
+				"export":   export([]string{"driver_stats:conv_rat"}),
+				"training": read(repo.TrainingSet{Features: []string{"driver_stats:conv_rat"}}),
+			},
+			want: `feature view "driver_stats" has no feature "conv_rat"; did you mean "conv_rate"?`,
+		},
+		{
+			name: "misspelt feature service",
+			paths: map[string]string{
+				"lookup":   lookup(&almanacv1.GetOnlineFeaturesRequest{Kind: &almanacv1.GetOnlineFeaturesRequest_FeatureService{FeatureService: "driver_ranking_v2"}}),
+				"training": read(repo.TrainingSet{FeatureService: "driver_ranking_v2"}),
+			},
+			want: `feature service "driver_ranking_v2" not found; did you mean "driver_ranking_v1"?`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for path, got := range tc.paths {
+				if got != tc.want {
+					t.Errorf("%s: got %q, want %q", path, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// message is err's message, or "no error".
+func message(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return err.Error()
 }
