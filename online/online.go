@@ -17,6 +17,9 @@ type View struct {
 	Name     string
 	Features []registry.Field // the order of Row.Values and Record.Values
 	TTL      time.Duration    // 0: values never expire
+	// StaleRetention is how long a record older than TTL is kept, read as
+	// OUTSIDE_MAX_AGE, before the store removes it.
+	StaleRetention time.Duration
 
 	codec *Codec // built once by ViewOf, so lookups need not build it
 }
@@ -24,7 +27,7 @@ type View struct {
 // ViewOf returns the online-store view of a feature view definition, with
 // its codec built.
 func ViewOf(v *registry.FeatureView) View {
-	view := View{Name: v.Name, Features: v.Features, TTL: v.TTL}
+	view := View{Name: v.Name, Features: v.Features, TTL: v.TTL, StaleRetention: v.StaleRetention}
 	view.codec = NewCodec(&view)
 	return view
 }
@@ -70,16 +73,19 @@ func EncodeRows(view *View, rows []Row) ([]EncodedRow, error) {
 	return out, nil
 }
 
-// Expiry returns when a record with event time eventTime of a view with TTL
-// ttl expires, in ms since the Unix epoch (0: never), and whether it already
-// has at now: a store removes it once its clock is past that time, when
-// Status says OUTSIDE_MAX_AGE too, and does not store it at all if expired.
-func Expiry(eventTime time.Time, ttl time.Duration, now time.Time) (expireAt int64, expired bool) {
-	if ttl <= 0 {
+// Expiry returns when a record of v with event time eventTime is removed,
+// in ms since the Unix epoch (0: never), and whether it already is at now:
+// TTL and then StaleRetention after its event time. Until then the record
+// stays stored, and Status says OUTSIDE_MAX_AGE once it is older than TTL;
+// a store removes it once its clock is past that time, and does not store
+// it at all if it is already.
+func (v *View) Expiry(eventTime, now time.Time) (expireAt int64, expired bool) {
+	if v.TTL <= 0 {
 		return 0, false
 	}
+	keep := v.TTL + v.StaleRetention
 	eventTime = eventTime.Truncate(time.Millisecond)
-	return eventTime.Add(ttl + time.Millisecond - 1).UnixMilli(), now.Sub(eventTime) > ttl
+	return eventTime.Add(keep + time.Millisecond - 1).UnixMilli(), now.Sub(eventTime) > keep
 }
 
 // Lookup asks for one entity of one view.
@@ -104,9 +110,10 @@ type Record struct {
 // wins, within a Write too (see Replaces): callers write such rows in the
 // order of the tie rule, so that the online store serves the row training
 // sets take. Writing the same rows again leaves the store as it was.
-// Records older than their view's TTL are removed by the store in time
-// (expired records may still be read until then; Status decides), and rows
-// already older than their view's TTL when written are not stored.
+// Records older than their view's TTL stay stored for its StaleRetention
+// (Status says OUTSIDE_MAX_AGE), are then removed by the store in time
+// (they may still be read until then; Status decides), and rows already
+// past both when written are not stored (see View.Expiry).
 type Store interface {
 	// Write stores rows of view. It checks every row before storing any: a
 	// row that does not match the view is an error wrapping ErrInvalid, and

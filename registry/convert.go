@@ -107,6 +107,7 @@ func (d *Definitions) ToProto(project string) *almanacv1.Registry {
 			Monitoring: monitoringToProto(v.Monitoring), Expect: expectationsToProto(v.Expect)}
 		if v.TTL > 0 {
 			pv.Ttl = durationpb.New(v.TTL)
+			pv.StaleRetention = durationpb.New(v.StaleRetention)
 		}
 		r.FeatureViews = append(r.FeatureViews, pv)
 	}
@@ -157,8 +158,13 @@ func DefinitionsFromProto(r *almanacv1.Registry) (*Definitions, error) {
 		if err != nil {
 			return nil, fmt.Errorf("feature view %q: %w", v.GetName(), err)
 		}
+		ttl := v.GetTtl().AsDuration()
+		retention := ttl // registries stored before stale_retention existed have none
+		if r := v.GetStaleRetention(); r != nil {
+			retention = r.AsDuration()
+		}
 		d.Views = append(d.Views, &FeatureView{Name: v.GetName(), Entities: v.GetEntities(), Source: v.GetSource(),
-			TTL: v.GetTtl().AsDuration(), TimestampField: v.GetTimestampField(), SQL: v.GetSql(),
+			TTL: ttl, StaleRetention: retention, TimestampField: v.GetTimestampField(), SQL: v.GetSql(),
 			Features: features, Online: v.GetOnline(), Description: v.GetDescription(), Tags: v.GetTags(),
 			Monitoring: monitoringFromProto(v.GetMonitoring()), Expect: expectationsFromProto(v.GetExpect())})
 	}

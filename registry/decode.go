@@ -132,10 +132,30 @@ func (d *decoder) source(r *rawSource) *Source {
 		Tags: r.Tags, Pos: d.at(), node: d.doc}
 }
 
-// maxTTL is the longest TTL of a feature view, 100 years: the stores add
-// TTLs to event times and subtract them from entity times, which must stay
-// within what they and DuckDB's intervals hold.
+// maxTTL is the longest TTL, and the longest stale retention, of a feature
+// view, 100 years: the stores add both to event times, and subtract TTLs
+// from entity times, which must stay within what they and DuckDB's
+// intervals hold.
 const maxTTL = 36500 * 24 * time.Hour
+
+// duration parses the duration s of the view's field, at most maxTTL long;
+// "" is 0. A bad one adds a problem that names what it is and ends with
+// remedy, and returns false.
+func (d *decoder) duration(field, s, what, remedy string) (time.Duration, bool) {
+	if s == "" {
+		return 0, true
+	}
+	dur, err := ParseDuration(s)
+	switch {
+	case err != nil && !errors.Is(err, errTooLong):
+		d.problem(d.at(field), "%s: %v, or %s", field, err, remedy)
+	case err != nil || dur > maxTTL:
+		d.problem(d.at(field), "%s %s is longer than %s (100 years), the longest %s; shorten it, or %s", field, Clip(s), FormatDuration(maxTTL), what, remedy)
+	default:
+		return dur, true
+	}
+	return 0, false
+}
 
 func (d *decoder) view(r *rawView) *FeatureView {
 	d.start("feature view", r, func() string { return r.Name })
@@ -145,15 +165,13 @@ func (d *decoder) view(r *rawView) *FeatureView {
 	if r.Source == "" {
 		d.problem(d.at(), "source is required; add \"source:\" naming the source the features are computed from")
 	}
-	var ttl time.Duration
-	if r.TTL != "" {
-		var err error
-		ttl, err = ParseDuration(r.TTL)
-		switch {
-		case err != nil && !errors.Is(err, errTooLong):
-			d.problem(d.at("ttl"), "ttl: %v, or remove it so values never expire", err)
-		case err != nil || ttl > maxTTL:
-			d.problem(d.at("ttl"), "ttl %s is longer than %s (100 years), the longest TTL; shorten it, or remove it so values never expire", Clip(r.TTL), FormatDuration(maxTTL))
+	ttl, ttlOK := d.duration("ttl", r.TTL, "TTL", "remove it so values never expire")
+	retention := ttl
+	if r.StaleRetention != "" {
+		var ok bool
+		retention, ok = d.duration("stale_retention", r.StaleRetention, "stale retention", "remove it to keep stale values as long as the ttl")
+		if ok && ttlOK && ttl == 0 {
+			d.problem(d.at("stale_retention"), "stale_retention means nothing without a ttl, since values never go stale; add \"ttl:\" or remove \"stale_retention:\"")
 		}
 	}
 	if len(r.Features) == 0 {
@@ -166,7 +184,7 @@ func (d *decoder) view(r *rawView) *FeatureView {
 	}
 	d.checkMonitoring(r.Monitoring, []string{"monitoring"}, fieldNames(features))
 	d.checkExpectations(r.Expect, features)
-	return &FeatureView{Name: r.Name, Entities: r.Entities, Source: r.Source, TTL: ttl,
+	return &FeatureView{Name: r.Name, Entities: r.Entities, Source: r.Source, TTL: ttl, StaleRetention: retention,
 		TimestampField: r.TimestampField, SQL: r.SQL, Features: features, Online: online,
 		Description: strings.TrimSpace(r.Description), Tags: r.Tags, Monitoring: r.Monitoring, Expect: r.Expect,
 		Pos: d.at(), node: d.doc}

@@ -67,6 +67,7 @@ type FeatureView struct {
 	Entities       []string
 	Source         string
 	TTL            time.Duration // 0: values never expire
+	StaleRetention time.Duration // how long values older than TTL stay online, read OUTSIDE_MAX_AGE; default: TTL
 	TimestampField string        // empty: the source's
 	SQL            string
 	Features       []Field

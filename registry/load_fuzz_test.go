@@ -36,6 +36,8 @@ func FuzzLoad(f *testing.F) {
 		"kind: Entity\nname: [driver\n",
 		strings.Replace(goodDefs, "ttl: 2d", "ttl: 106752d", 1),
 		strings.Replace(goodDefs, "ttl: 2d\n", "ttl: 2d\nttl: 3d\n", 1),
+		strings.Replace(goodDefs, "ttl: 2d\n", "ttl: 2d\nstale_retention: 0\n", 1),
+		strings.Replace(goodDefs, "ttl: 2d\n", "stale_retention: 106752d\n", 1),
 		strings.Replace(goodDefs, "  - driver_stats\n", "  - driver_stats:\n", 1),
 		"a: &a [*a]\n",
 		"kind: FeatureView\nname: v\nentities: &e [driver, *e]\n",
@@ -60,6 +62,9 @@ func FuzzLoad(f *testing.F) {
 		for _, v := range defs.Views {
 			if v.TTL < 0 || v.TTL > maxTTL {
 				t.Errorf("view %q loaded with ttl %v", v.Name, v.TTL)
+			}
+			if v.StaleRetention < 0 || v.StaleRetention > maxTTL || v.TTL == 0 && v.StaleRetention != 0 {
+				t.Errorf("view %q loaded with ttl %v and stale retention %v", v.Name, v.TTL, v.StaleRetention)
 			}
 		}
 		wire := defs.ToProto("fuzz")

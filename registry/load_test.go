@@ -220,6 +220,41 @@ func TestLoadProblems(t *testing.T) {
 			want:  []string{`a.yaml:18: feature view "driver_stats": ttl 5215w is longer than 36500d (100 years), the longest TTL; shorten it, or remove it so values never expire`},
 		},
 		{
+			name:  "bad stale_retention",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d\n", "ttl: 2d\nstale_retention: 2 days\n", 1)},
+			want:  []string{`a.yaml:19: feature view "driver_stats": stale_retention: bad duration "2 days": write a duration such as 30m, 24h or 7d, or remove it to keep stale values as long as the ttl`},
+		},
+		{
+			name:  "negative stale_retention",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d\n", "ttl: 2d\nstale_retention: -1h\n", 1)},
+			want:  []string{`a.yaml:19: feature view "driver_stats": stale_retention: bad duration "-1h": write a duration such as 30m, 24h or 7d, or remove it to keep stale values as long as the ttl`},
+		},
+		{
+			name:  "stale_retention over 100 years",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d\n", "ttl: 2d\nstale_retention: 36501d\n", 1)},
+			want:  []string{`a.yaml:19: feature view "driver_stats": stale_retention 36501d is longer than 36500d (100 years), the longest stale retention; shorten it, or remove it to keep stale values as long as the ttl`},
+		},
+		{
+			name:  "stale_retention that wraps around",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d\n", "ttl: 2d\nstale_retention: 213504d\n", 1)},
+			want:  []string{`a.yaml:19: feature view "driver_stats": stale_retention 213504d is longer than 36500d (100 years), the longest stale retention; shorten it, or remove it to keep stale values as long as the ttl`},
+		},
+		{
+			name:  "stale_retention without ttl",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d\n", "stale_retention: 1d\n", 1)},
+			want:  []string{`a.yaml:18: feature view "driver_stats": stale_retention means nothing without a ttl, since values never go stale; add "ttl:" or remove "stale_retention:"`},
+		},
+		{
+			name:  "stale_retention 0 with ttl 0",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d\n", "ttl: 0\nstale_retention: 0\n", 1)},
+			want:  []string{`a.yaml:19: feature view "driver_stats": stale_retention means nothing without a ttl, since values never go stale; add "ttl:" or remove "stale_retention:"`},
+		},
+		{
+			name:  "stale_retention beside a bad ttl",
+			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "ttl: 2d\n", "ttl: 2 days\nstale_retention: 1d\n", 1)},
+			want:  []string{`a.yaml:18: feature view "driver_stats": ttl: bad duration "2 days": write a duration such as 30m, 24h or 7d, or remove it so values never expire`},
+		},
+		{
 			name:  "duplicate feature",
 			files: map[string]string{"a.yaml": strings.Replace(goodDefs, "name: acc_rate", "name: conv_rate", 1)},
 			want:  []string{`a.yaml:21: feature view "driver_stats": feature "conv_rate" is listed twice; remove or rename one`},
@@ -576,5 +611,58 @@ features: ["X:f", "stats:X"]
 		if got := p.String(); len(got) > 400 {
 			t.Errorf("problem of %d bytes: %.300s…", len(got), got)
 		}
+	}
+}
+
+func TestStaleRetention(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		ttl       string // the view's ttl and stale_retention lines, in place of "ttl: 2d"
+		ttlWant   time.Duration
+		want      time.Duration
+		described string // stale_retention as describe prints it
+	}{
+		{name: "default: the ttl", ttl: "ttl: 2d", ttlWant: 48 * time.Hour, want: 48 * time.Hour},
+		{name: "shorter", ttl: "ttl: 2d\nstale_retention: 6h", ttlWant: 48 * time.Hour, want: 6 * time.Hour, described: "6h"},
+		{name: "longer", ttl: "ttl: 2h\nstale_retention: 7d", ttlWant: 2 * time.Hour, want: 7 * 24 * time.Hour, described: "7d"},
+		{name: "zero: removed at the ttl", ttl: "ttl: 2d\nstale_retention: 0", ttlWant: 48 * time.Hour, want: 0, described: "0"},
+		{name: "the ttl written out", ttl: "ttl: 2d\nstale_retention: 48h", ttlWant: 48 * time.Hour, want: 48 * time.Hour},
+		{name: "no ttl", ttl: "", want: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defs := loadDefs(t, strings.Replace(goodDefs, "ttl: 2d\n", tc.ttl+"\n", 1))
+			v := defs.View("driver_stats")
+			if got, want := v.TTL, tc.ttlWant; got != want {
+				t.Errorf("ttl = %v, want %v", got, want)
+			}
+			if got, want := v.StaleRetention, tc.want; got != want {
+				t.Errorf("stale retention = %v, want %v", got, want)
+			}
+			back, err := DefinitionsFromProto(defs.ToProto("rides"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := back.View("driver_stats").StaleRetention, tc.want; got != want {
+				t.Errorf("stale retention after a proto round trip = %v, want %v", got, want)
+			}
+			raw, err := defs.Describe(KindFeatureView, "driver_stats")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := raw.(rawView).StaleRetention, tc.described; got != want {
+				t.Errorf("described stale_retention = %q, want %q", got, want)
+			}
+		})
+	}
+	// A registry stored before stale_retention existed keeps stale values
+	// as long as the ttl.
+	old := loadDefs(t, goodDefs).ToProto("rides")
+	old.GetFeatureViews()[0].StaleRetention = nil
+	back, err := DefinitionsFromProto(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := back.View("driver_stats").StaleRetention, 48*time.Hour; got != want {
+		t.Errorf("stale retention of a registry without it = %v, want %v", got, want)
 	}
 }

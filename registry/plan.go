@@ -300,9 +300,9 @@ func flattenSource(s *Source) []field {
 }
 
 func flattenView(v *FeatureView) []field {
-	ttl := ""
+	ttl, retention := "", ""
 	if v.TTL > 0 {
-		ttl = FormatDuration(v.TTL)
+		ttl, retention = FormatDuration(v.TTL), FormatDuration(v.StaleRetention)
 	}
 	names := make([]string, len(v.Features))
 	for i, f := range v.Features {
@@ -312,6 +312,7 @@ func flattenView(v *FeatureView) []field {
 		{name: "entities", value: strings.Join(v.Entities, ", "), destructive: true},
 		{name: "source", value: v.Source},
 		{name: "ttl", value: ttl},
+		{name: "stale_retention", value: retention},
 		{name: "timestamp_field", value: v.TimestampField},
 		{name: "sql", value: strings.Join(strings.Fields(v.SQL), " ")},
 		{name: "features", value: strings.Join(names, ", ")},

@@ -36,6 +36,7 @@ type rawView struct {
 	Entities       []string          `yaml:"entities" json:"entities"`
 	Source         string            `yaml:"source" json:"source"`
 	TTL            string            `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+	StaleRetention string            `yaml:"stale_retention,omitempty" json:"stale_retention,omitempty"`
 	TimestampField string            `yaml:"timestamp_field,omitempty" json:"timestamp_field,omitempty"`
 	SQL            string            `yaml:"sql,omitempty" json:"sql,omitempty"`
 	Features       []rawField        `yaml:"features" json:"features"`
@@ -86,6 +87,9 @@ func (v *FeatureView) raw() any {
 		Online: &online, Description: v.Description, Tags: v.Tags, Monitoring: v.Monitoring, Expect: v.Expect}
 	if v.TTL > 0 {
 		r.TTL = FormatDuration(v.TTL)
+	}
+	if v.StaleRetention != v.TTL {
+		r.StaleRetention = FormatDuration(v.StaleRetention)
 	}
 	return r
 }

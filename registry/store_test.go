@@ -94,7 +94,14 @@ func TestPlanChanges(t *testing.T) {
 	}{
 		{"same", goodDefs, nil},
 		{"ttl changed", strings.Replace(goodDefs, "ttl: 2d", "ttl: 36h", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange,
-			Fields: []FieldChange{{Field: "ttl", Old: "2d", New: "36h"}}}}},
+			Fields: []FieldChange{{Field: "ttl", Old: "2d", New: "36h"}, {Field: "stale_retention", Old: "2d", New: "36h"}}}}},
+		{"stale retention set", strings.Replace(goodDefs, "ttl: 2d", "ttl: 2d\nstale_retention: 6h", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange,
+			Fields: []FieldChange{{Field: "stale_retention", Old: "2d", New: "6h"}}}}},
+		{"stale retention zero", strings.Replace(goodDefs, "ttl: 2d", "ttl: 2d\nstale_retention: 0", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange,
+			Fields: []FieldChange{{Field: "stale_retention", Old: "2d", New: "0"}}}}},
+		{"stale retention as the ttl", strings.Replace(goodDefs, "ttl: 2d", "ttl: 2d\nstale_retention: 2d", 1), nil},
+		{"ttl removed", strings.Replace(goodDefs, "ttl: 2d\n", "", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange,
+			Fields: []FieldChange{{Field: "ttl", Old: "2d"}, {Field: "stale_retention", Old: "2d"}}}}},
 		{"feature added", strings.Replace(goodDefs, "  - {name: embedding", "  - {name: trips, type: int64}\n  - {name: embedding", 1), []Change{{Kind: "feature view", Name: "driver_stats", Op: OpChange, Note: noteOnlineRecords,
 			Fields: []FieldChange{
 				{Field: "features", Old: "conv_rate, acc_rate, embedding", New: "conv_rate, acc_rate, trips, embedding"},

@@ -211,6 +211,6 @@ func ExampleResult_Rows() {
 	fmt.Println(tier.Value, tier.Status)
 	// Output:
 	// map[customer_id:501 customer_stats__tier:gold driver_id:1001 driver_stats__city:paris driver_stats__conv_rate:0.91]
-	// map[customer_id:502 customer_stats__tier:<NOT_FOUND> driver_id:1002 driver_stats__city:lyon driver_stats__conv_rate:0.72]
-	// <nil> NOT_FOUND
+	// map[customer_id:502 customer_stats__tier:<OUTSIDE_MAX_AGE> driver_id:1002 driver_stats__city:lyon driver_stats__conv_rate:0.72]
+	// <nil> OUTSIDE_MAX_AGE
 }

@@ -31,11 +31,11 @@ import (
 //
 //	driver 1001  driver_stats at T-1h (conv_rate 0.91, acc_rate 0.95, trips 12, paris); profile and embedding
 //	driver 1002  driver_stats at T-30m with acc_rate null (NULL_VALUE); profile with photo and fares null, tags empty
-//	driver 1003  driver_stats at T-5h, already expired when materialized: not stored (NOT_FOUND);
+//	driver 1003  driver_stats at T-5h, past its TTL and stale retention when materialized: not stored (NOT_FOUND);
 //	             no profile (NOT_FOUND); embedding from T-20d
 //	driver 1004  two driver_stats rows at T-90m, the one created last wins (conv_rate 0.15, trips 6)
 //	driver 1005  nothing anywhere (NOT_FOUND)
-//	customer 501 at T-2h (0.42, gold); 502 at T-30h, expired (NOT_FOUND); 503 at T-1h with conv_rate null
+//	customer 501 at T-2h (0.42, gold); 502 at T-30h, stale (OUTSIDE_MAX_AGE); 503 at T-1h with conv_rate null
 //
 // Moving Env.Clock past a stored row's TTL makes it OUTSIDE_MAX_AGE: driver
 // 1001's driver_stats after T+1h, customer 501's after T+22h.

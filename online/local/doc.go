@@ -5,7 +5,8 @@
 // It keeps the key scheme and record encoding of every backend
 // (online.AppendStoreKey without a prefix, online.Codec), each record behind
 // its 8-byte expiry time, in bucket "records"; bucket "expiry" indexes the
-// records of views with a TTL by expiry time, so that Sweep, run in the
-// background every Options.SweepInterval, removes expired records without
-// scanning the others.
+// records of views with a TTL by expiry time (event time + TTL + stale
+// retention, see online.View.Expiry), so that Sweep, run in the background
+// every Options.SweepInterval, removes expired records without scanning the
+// others. Until then, records older than the TTL read OUTSIDE_MAX_AGE.
 package local

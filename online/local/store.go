@@ -27,8 +27,8 @@ type Options struct {
 	// LockTimeout is how long New waits for another process that has the
 	// file open to close it. Default: 1s.
 	LockTimeout time.Duration
-	// SweepInterval is how often expired records are removed in the
-	// background; negative: never (call Sweep). Default: 1m.
+	// SweepInterval is how often expired records (past their view's stale
+	// retention) are removed in the background; negative: never (call Sweep). Default: 1m.
 	SweepInterval time.Duration
 	// Now returns the current time, for expiry. Default: time.Now.
 	Now func() time.Time
@@ -251,9 +251,9 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 		if err != nil {
 			return fmt.Errorf("write view %q, row %d: %w", view.Name, i, err)
 		}
-		expireAt, expired := online.Expiry(eventTime, view.TTL, now)
+		expireAt, expired := view.Expiry(eventTime, now)
 		if expired {
-			continue // OUTSIDE_MAX_AGE for any reader
+			continue // past its stale retention: NOT_FOUND for any reader
 		}
 		keyStart, valStart := len(keyBuf), len(valBuf)
 		if keyBuf, err = online.AppendStoreKey(keyBuf, "", view.Name, row.Key); err != nil {

@@ -472,46 +472,101 @@ func testTTLStatus(t *testing.T, h *harness) {
 }
 
 func testExpiredNotWritten(t *testing.T, h *harness) {
-	view := statsView("stats", time.Hour)
+	const ttl = time.Hour
 	now := h.clock.Now()
-	inside := now.Add(-time.Hour + time.Minute)
-	h.write(t, view, statsRow(1, now.Add(-time.Hour-time.Millisecond)), statsRow(2, inside))
-	recs := h.read(t, online.Lookup{View: view, Key: key(i64(1))}, online.Lookup{View: view, Key: key(i64(2))})
-	checkNotFound(t, "row older than the TTL", recs[0])
-	checkRecord(t, "row within the TTL", recs[1], inside, statsValues(2, inside))
+	tests := []struct {
+		name      string
+		retention time.Duration
+		age       time.Duration         // of the row when written
+		want      almanacv1.FieldStatus // NOT_FOUND: not stored
+	}{
+		{"within the TTL", 0, ttl - time.Minute, almanacv1.FieldStatus_PRESENT},
+		{"past the TTL, retention 0", 0, ttl + time.Millisecond, almanacv1.FieldStatus_NOT_FOUND},
+		{"past the TTL, within the retention", 2 * time.Hour, ttl + time.Millisecond, almanacv1.FieldStatus_OUTSIDE_MAX_AGE},
+		{"near the end of the retention", 2 * time.Hour, ttl + 2*time.Hour - time.Minute, almanacv1.FieldStatus_OUTSIDE_MAX_AGE},
+		{"past the retention", 2 * time.Hour, ttl + 2*time.Hour + time.Millisecond, almanacv1.FieldStatus_NOT_FOUND},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			view := statsView(fmt.Sprintf("stats_%d", i), ttl)
+			view.StaleRetention = tt.retention
+			at := now.Add(-tt.age)
+			h.write(t, view, statsRow(1, at))
+			rec := h.readOne(t, view, i64(1))
+			if tt.want == almanacv1.FieldStatus_NOT_FOUND {
+				checkNotFound(t, "row written", rec)
+				return
+			}
+			checkStatus(t, "row written", rec, view, 1, at, now, tt.want)
+		})
+	}
+}
+
+// checkStatus checks that got is the record of entity id of view at time at
+// (statsRow's), and that every feature reads status want at now.
+func checkStatus(t *testing.T, what string, got online.Record, view *online.View, id int64, at, now time.Time, want almanacv1.FieldStatus) {
+	t.Helper()
+	checkRecord(t, what, got, at, statsValues(id, at))
+	for i := range view.Features {
+		if st := online.Status(got, i, view.TTL, now); st != want {
+			t.Errorf("%s, feature %d: got status %v, want %v", what, i, st, want)
+		}
+	}
 }
 
 func testPhysicalExpiry(t *testing.T, h *harness) {
-	const ttl = 2 * time.Second
-	short := statsView("short", ttl)
+	const ttl = 500 * time.Millisecond
+	short := statsView("short", ttl) // stale retention 0: removed at the TTL
+	stale := statsView("stale", ttl)
+	stale.StaleRetention = 3 * ttl
 	long := statsView("long", time.Hour)
 	forever := statsView("forever", 0)
 	// Real time, for backends that expire records by their own clock.
 	at := time.Now().Truncate(time.Millisecond)
 	h.clock.set(at)
 	h.write(t, short, statsRow(1, at))
+	h.write(t, stale, statsRow(1, at.Add(-time.Millisecond)))
+	h.write(t, stale, statsRow(1, at)) // replacing a record sets its expiry again
 	h.write(t, long, statsRow(1, at))
 	h.write(t, forever, statsRow(1, at.Add(-100*24*time.Hour)))
-	lookups := []online.Lookup{{View: short, Key: key(i64(1))}, {View: long, Key: key(i64(1))}, {View: forever, Key: key(i64(1))}}
+	lookups := []online.Lookup{{View: short, Key: key(i64(1))}, {View: stale, Key: key(i64(1))},
+		{View: long, Key: key(i64(1))}, {View: forever, Key: key(i64(1))}}
 	checkRecord(t, "before expiry", h.read(t, lookups...)[0], at, statsValues(1, at))
 
-	h.clock.advance(ttl + time.Millisecond)
+	// Past the TTL: the record without stale retention is removed, the
+	// other stays, stale.
+	h.expire(t, at.Add(ttl+time.Millisecond), 1)
+	recs := h.read(t, lookups...)
+	checkNotFound(t, "past the TTL, retention 0", recs[0])
+	checkStatus(t, "past the TTL, within the retention", recs[1], stale, 1, at, h.clock.Now(), almanacv1.FieldStatus_OUTSIDE_MAX_AGE)
+	checkRecord(t, "not expired", recs[2], at, statsValues(1, at))
+
+	// Past the TTL and the retention: the stale record is removed too.
+	h.expire(t, at.Add(ttl+stale.StaleRetention+time.Millisecond), 1)
+	recs = h.read(t, lookups...)
+	checkNotFound(t, "past the retention", recs[1])
+	checkRecord(t, "not expired, later", recs[2], at, statsValues(1, at))
+	checkRecord(t, "view without TTL", recs[3], at.Add(-100*24*time.Hour), statsValues(1, at.Add(-100*24*time.Hour)))
+}
+
+// expire moves the clock to until, and has the store remove what is expired
+// by then: a Sweeper by sweeping, when it must remove swept records, and
+// any other store by waiting for real time to pass until, as the backend's
+// clock is the same machine's.
+func (h *harness) expire(t *testing.T, until time.Time, swept int) {
+	t.Helper()
+	h.clock.set(until)
 	if sw, ok := h.Store.(Sweeper); ok {
 		n, err := sw.Sweep(h.ctx)
 		if err != nil {
 			t.Fatalf("sweep: %v", err)
 		}
-		if n != 1 {
-			t.Errorf("got %d records swept, want 1", n)
+		if n != swept {
+			t.Errorf("got %d records swept, want %d", n, swept)
 		}
-	} else {
-		// Past the expiry time by the backend's clock, the same machine's.
-		time.Sleep(time.Until(at.Add(ttl + 10*time.Millisecond)))
+		return
 	}
-	recs := h.read(t, lookups...)
-	checkNotFound(t, "expired", recs[0])
-	checkRecord(t, "not expired", recs[1], at, statsValues(1, at))
-	checkRecord(t, "view without TTL", recs[2], at.Add(-100*24*time.Hour), statsValues(1, at.Add(-100*24*time.Hour)))
+	time.Sleep(time.Until(until.Add(10 * time.Millisecond)))
 }
 
 func testManyViews(t *testing.T, h *harness) {

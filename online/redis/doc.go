@@ -30,7 +30,8 @@
 // (online.Replaces states the rule), so newer wins atomically whatever the
 // concurrency of writers. Where most keys already hold records, SET NX is
 // skipped but for one batch in 16, which checks whether new keys came back.
-// When the view has a TTL, each stored key expires at event time + TTL
-// (PXAT, PEXPIREAT), so Redis removes expired records by itself; rows
-// already expired when written are not written.
+// When the view has a TTL, each stored key expires at event time + TTL +
+// stale retention (PXAT, PEXPIREAT, see online.View.Expiry), so stale
+// records read OUTSIDE_MAX_AGE until then and Redis removes them by itself;
+// rows already past that when written are not written.
 package redis

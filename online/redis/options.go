@@ -51,8 +51,8 @@ type Options struct {
 	// WriteBatch is how many rows Write sends per pipelined round trip.
 	// Default: 1000.
 	WriteBatch int
-	// Now returns the current time, to leave out rows already expired when
-	// written. Default: time.Now.
+	// Now returns the current time, to leave out rows already past their
+	// view's stale retention when written. Default: time.Now.
 	Now func() time.Time
 }
 

@@ -223,9 +223,9 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 		if err != nil {
 			return fmt.Errorf("write view %q, row %d: %w", view.Name, i, err)
 		}
-		expireAt, expired := online.Expiry(eventTime, view.TTL, now)
+		expireAt, expired := view.Expiry(eventTime, now)
 		if expired {
-			continue // OUTSIDE_MAX_AGE for any reader
+			continue // past its stale retention: NOT_FOUND for any reader
 		}
 		if keyBuf, err = online.AppendStoreKey(keyBuf, s.prefix, view.Name, row.Key); err != nil {
 			return fmt.Errorf("write view %q, row %d: %w", view.Name, i, err)

@@ -569,9 +569,13 @@ type FeatureView struct {
 	// Drift thresholds for the view's features.
 	Monitoring *Monitoring `protobuf:"bytes,11,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
 	// Data-quality expectations checked on every materialized range.
-	Expect        *Expectations `protobuf:"bytes,12,opt,name=expect,proto3" json:"expect,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Expect *Expectations `protobuf:"bytes,12,opt,name=expect,proto3" json:"expect,omitempty"`
+	// How long a value older than the ttl stays in the online store, read as
+	// OUTSIDE_MAX_AGE, before it is removed; unset means as long as the ttl.
+	// Set (zero included) only with a ttl.
+	StaleRetention *durationpb.Duration `protobuf:"bytes,13,opt,name=stale_retention,json=staleRetention,proto3" json:"stale_retention,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FeatureView) Reset() {
@@ -684,6 +688,13 @@ func (x *FeatureView) GetMonitoring() *Monitoring {
 func (x *FeatureView) GetExpect() *Expectations {
 	if x != nil {
 		return x.Expect
+	}
+	return nil
+}
+
+func (x *FeatureView) GetStaleRetention() *durationpb.Duration {
+	if x != nil {
+		return x.StaleRetention
 	}
 	return nil
 }
@@ -1212,7 +1223,7 @@ const file_almanac_v1_registry_proto_rawDesc = "" +
 	"\x04tags\x18\b \x03(\v2\x1c.almanac.v1.Source.TagsEntryR\x04tags\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x80\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x04\n" +
 	"\vFeatureView\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bentities\x18\x02 \x03(\tR\bentities\x12\x16\n" +
@@ -1228,7 +1239,8 @@ const file_almanac_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"monitoring\x18\v \x01(\v2\x16.almanac.v1.MonitoringR\n" +
 	"monitoring\x120\n" +
-	"\x06expect\x18\f \x01(\v2\x18.almanac.v1.ExpectationsR\x06expect\x1a7\n" +
+	"\x06expect\x18\f \x01(\v2\x18.almanac.v1.ExpectationsR\x06expect\x12B\n" +
+	"\x0fstale_retention\x18\r \x01(\v2\x19.google.protobuf.DurationR\x0estaleRetention\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xec\x02\n" +
@@ -1353,21 +1365,22 @@ var file_almanac_v1_registry_proto_depIdxs = []int32{
 	16, // 16: almanac.v1.FeatureView.tags:type_name -> almanac.v1.FeatureView.TagsEntry
 	8,  // 17: almanac.v1.FeatureView.monitoring:type_name -> almanac.v1.Monitoring
 	9,  // 18: almanac.v1.FeatureView.expect:type_name -> almanac.v1.Expectations
-	11, // 19: almanac.v1.FeatureService.features:type_name -> almanac.v1.FeatureReference
-	17, // 20: almanac.v1.FeatureService.tags:type_name -> almanac.v1.FeatureService.TagsEntry
-	8,  // 21: almanac.v1.FeatureService.monitoring:type_name -> almanac.v1.Monitoring
-	18, // 22: almanac.v1.Monitoring.features:type_name -> almanac.v1.Monitoring.FeaturesEntry
-	19, // 23: almanac.v1.Expectations.features:type_name -> almanac.v1.Expectations.FeaturesEntry
-	20, // 24: almanac.v1.Dataset.start:type_name -> google.protobuf.Timestamp
-	20, // 25: almanac.v1.Dataset.end:type_name -> google.protobuf.Timestamp
-	20, // 26: almanac.v1.Dataset.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 27: almanac.v1.Monitoring.FeaturesEntry.value:type_name -> almanac.v1.Monitoring
-	10, // 28: almanac.v1.Expectations.FeaturesEntry.value:type_name -> almanac.v1.Expectation
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	22, // 19: almanac.v1.FeatureView.stale_retention:type_name -> google.protobuf.Duration
+	11, // 20: almanac.v1.FeatureService.features:type_name -> almanac.v1.FeatureReference
+	17, // 21: almanac.v1.FeatureService.tags:type_name -> almanac.v1.FeatureService.TagsEntry
+	8,  // 22: almanac.v1.FeatureService.monitoring:type_name -> almanac.v1.Monitoring
+	18, // 23: almanac.v1.Monitoring.features:type_name -> almanac.v1.Monitoring.FeaturesEntry
+	19, // 24: almanac.v1.Expectations.features:type_name -> almanac.v1.Expectations.FeaturesEntry
+	20, // 25: almanac.v1.Dataset.start:type_name -> google.protobuf.Timestamp
+	20, // 26: almanac.v1.Dataset.end:type_name -> google.protobuf.Timestamp
+	20, // 27: almanac.v1.Dataset.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 28: almanac.v1.Monitoring.FeaturesEntry.value:type_name -> almanac.v1.Monitoring
+	10, // 29: almanac.v1.Expectations.FeaturesEntry.value:type_name -> almanac.v1.Expectation
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_almanac_v1_registry_proto_init() }
