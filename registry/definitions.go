@@ -78,8 +78,19 @@ type FeatureView struct {
 	Expect         *Expectations // data-quality rules; nil: none
 	Pos            Pos
 
+	// Aggregations makes the view a window-aggregated one (DESIGN §8): its
+	// Features are then the features the aggregations compute, and Windows
+	// says, for each of them in the same order, how.
+	Aggregations        []Aggregation
+	AggregationInterval time.Duration // the hop of every window; 0: DefaultHop
+	Windows             []WindowFeature
+
 	node *yaml.Node
 }
+
+// Aggregated reports whether v computes its features with window
+// aggregations.
+func (v *FeatureView) Aggregated() bool { return len(v.Aggregations) > 0 }
 
 // Feature returns the feature called name.
 func (v *FeatureView) Feature(name string) (Field, bool) {
