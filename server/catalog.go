@@ -41,12 +41,12 @@ type viewInfo struct {
 }
 
 // plan is a resolved set of features: the views to read, the entity keys
-// they need, and the output columns.
+// they need, and the feature columns of the response, after the join keys.
 type plan struct {
-	views    []*viewInfo
-	keys     []registry.Field // the join keys of all views, in order of first use
-	keyIdx   [][]int          // per view: the positions in keys of its join keys
-	features []outFeature
+	views   []*viewInfo
+	keys    []registry.Field // the join keys of all views, in order of first use
+	keyIdx  [][]int          // per view: the positions in keys of its join keys
+	columns []column
 	// names and fullNames are the response metadata, join keys first. They
 	// are shared by every response and never modified. names is nil when
 	// two short names collide; collision is then the name.
@@ -61,9 +61,16 @@ type plan struct {
 	logColumns []offline.LogColumn
 }
 
-// outFeature is one output column: feature index of view views[view].
-type outFeature struct {
-	view, index int
+// column is a feature column of a plan and where its values come from.
+// A reply holds, per entity row, one record per plan view: the view's stored
+// record, its values transcoded to their wire form, with a status and an
+// event time (reply). A column's value for a row is field field of the row's
+// record record, written to the response from those bytes as they are.
+// Values computed at lookup time (tiles merged into aggregates, expressions
+// over other columns) are to be records of the reply as well, produced after
+// the stored ones, so that the writer reads every column alike.
+type column struct {
+	record, field int
 }
 
 func newCatalog(version int64, defs *registry.Definitions) (*catalog, error) {
@@ -188,25 +195,25 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 				continue
 			}
 			seen[full] = true
-			p.features = append(p.features, outFeature{view: j, index: index})
+			p.columns = append(p.columns, column{record: j, field: index})
 		}
 	}
 	for _, k := range p.keys {
 		p.names.Val = append(p.names.Val, k.Name)
 		p.fullNames.Val = append(p.fullNames.Val, k.Name)
 	}
-	for _, f := range p.features {
-		vi := p.views[f.view]
-		name := vi.view.Features[f.index].Name
+	for _, c := range p.columns {
+		vi := p.views[c.record]
+		name := vi.view.Features[c.field].Name
 		p.fullNames.Val = append(p.fullNames.Val, vi.view.Name+"__"+name)
 		p.names.Val = append(p.names.Val, name)
 	}
 	for _, k := range p.keys {
 		p.logColumns = append(p.logColumns, offline.LogColumn{Name: k.Name, Type: k.Type, Key: true})
 	}
-	for i, f := range p.features {
-		vi := p.views[f.view]
-		p.logColumns = append(p.logColumns, offline.LogColumn{Name: p.fullNames.Val[len(p.keys)+i], Type: vi.view.Features[f.index].Type})
+	for i, c := range p.columns {
+		vi := p.views[c.record]
+		p.logColumns = append(p.logColumns, offline.LogColumn{Name: p.fullNames.Val[len(p.keys)+i], Type: vi.view.Features[c.field].Type})
 	}
 	short := make(map[string]bool, len(p.names.Val))
 	for _, n := range p.names.Val {
