@@ -61,14 +61,15 @@ type plan struct {
 	logColumns []offline.LogColumn
 }
 
-// column is a feature column of a plan and where its values come from.
-// A reply holds, per entity row, one record per plan view: the view's stored
-// record, its values transcoded to their wire form, with a status and an
-// event time (reply). A column's value for a row is field field of the row's
-// record record, written to the response from those bytes as they are.
-// Values computed at lookup time (tiles merged into aggregates, expressions
-// over other columns) are to be records of the reply as well, produced after
-// the stored ones, so that the writer reads every column alike.
+// column is a feature column of a plan and where its values come from: for
+// each entity row, the field numbered field of the row's record numbered
+// record in the reply. A reply holds, per entity row, one record per plan
+// view: the view's stored record with its values transcoded to their wire
+// form, a status and an event time (reply); the writer copies a column's
+// values from those bytes as they are. A source that computes values at
+// lookup time (tiles merged into aggregates, an expression over other
+// columns) is to produce records of the same form, so that the writer reads
+// every column alike.
 type column struct {
 	record, field int
 }

@@ -53,7 +53,7 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 	b = protolen.Close(b, names)
 	b = protolen.Close(b, md)
 
-	// The event time field of each record, which the features of its view
+	// The event time field of each record, which the columns of its fields
 	// share; columns without a record have an empty one.
 	a := r.buffers
 	stamps := a.stamps[:0]
@@ -85,7 +85,7 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 	sts := sized(a.sts, r.rows)
 	recs := sized(a.recs, r.rows)
 	a.stamps, a.stampEnds, a.sts, a.recs = stamps, stampEnds, sts, recs
-	nv := len(r.plan.views)
+	perRow := len(r.plan.views) // records per entity row
 	for c := range r.columns() {
 		var vec int
 		b, vec = protolen.Open(b, responseResults)
@@ -102,7 +102,7 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 		} else {
 			col := r.plan.columns[c-len(r.keys)]
 			for i := range r.rows {
-				k := i*nv + col.record
+				k := i*perRow + col.record
 				st, v := r.states[k], []byte(nil)
 				if st == almanacv1.FieldStatus_PRESENT {
 					if v = r.value(k, col.field); len(v) == 0 {
