@@ -41,12 +41,12 @@ type viewInfo struct {
 }
 
 // plan is a resolved set of features: the views to read, the entity keys
-// they need, and the output columns.
+// they need, and the feature columns of the response, after the join keys.
 type plan struct {
-	views    []*viewInfo
-	keys     []registry.Field // the join keys of all views, in order of first use
-	keyIdx   [][]int          // per view: the positions in keys of its join keys
-	features []outFeature
+	views   []*viewInfo
+	keys    []registry.Field // the join keys of all views, in order of first use
+	keyIdx  [][]int          // per view: the positions in keys of its join keys
+	columns []column
 	// names and fullNames are the response metadata, join keys first. They
 	// are shared by every response and never modified. names is nil when
 	// two short names collide; collision is then the name.
@@ -61,9 +61,17 @@ type plan struct {
 	logColumns []offline.LogColumn
 }
 
-// outFeature is one output column: feature index of view views[view].
-type outFeature struct {
-	view, index int
+// column is a feature column of a plan and where its values come from: for
+// each entity row, the field numbered field of the row's record numbered
+// record in the reply. A reply holds, per entity row, one record per plan
+// view: the view's stored record with its values transcoded to their wire
+// form, a status and an event time (reply); the writer copies a column's
+// values from those bytes as they are. A source that computes values at
+// lookup time (tiles merged into aggregates, an expression over other
+// columns) is to produce records of the same form, so that the writer reads
+// every column alike.
+type column struct {
+	record, field int
 }
 
 func newCatalog(version int64, defs *registry.Definitions) (*catalog, error) {
@@ -151,23 +159,16 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 		}
 		p.keyIdx = append(p.keyIdx, idx)
 	}
-	for _, f := range sel.Features {
-		p.features = append(p.features, outFeature{view: f.View, index: f.Index})
-	}
 	for _, k := range p.keys {
 		p.names.Val = append(p.names.Val, k.Name)
 		p.fullNames.Val = append(p.fullNames.Val, k.Name)
-	}
-	for _, f := range sel.Features {
-		p.fullNames.Val = append(p.fullNames.Val, f.FullName)
-		p.names.Val = append(p.names.Val, f.Field.Name)
-	}
-	for _, k := range p.keys {
 		p.logColumns = append(p.logColumns, offline.LogColumn{Name: k.Name, Type: k.Type, Key: true})
 	}
-	for i, f := range p.features {
-		vi := p.views[f.view]
-		p.logColumns = append(p.logColumns, offline.LogColumn{Name: p.fullNames.Val[len(p.keys)+i], Type: vi.view.Features[f.index].Type})
+	for _, f := range sel.Features {
+		p.columns = append(p.columns, column{record: f.View, field: f.Index})
+		p.names.Val = append(p.names.Val, f.Field.Name)
+		p.fullNames.Val = append(p.fullNames.Val, f.FullName)
+		p.logColumns = append(p.logColumns, offline.LogColumn{Name: f.FullName, Type: f.Field.Type})
 	}
 	short := make(map[string]bool, len(p.names.Val))
 	for _, n := range p.names.Val {

@@ -142,8 +142,8 @@ func (l *logged) columns() []offline.LogColumn {
 			recs[k], _ = sc.dec.Decode(p.views[k%nv].codec, e)
 		}
 	}
-	values := sized(sc.values, len(p.features)*l.rows)
-	statuses := sized(sc.statuses, len(p.features)*l.rows)
+	values := sized(sc.values, len(p.columns)*l.rows)
+	statuses := sized(sc.statuses, len(p.columns)*l.rows)
 	cols := append(sc.cols[:0], p.logColumns...)
 	sc.recs, sc.values, sc.statuses, sc.cols = recs, values, statuses, cols
 	for c := range cols {
@@ -151,15 +151,15 @@ func (l *logged) columns() []offline.LogColumn {
 			cols[c].Values = l.keys[c]
 			continue
 		}
-		f := p.features[c-len(l.keys)]
+		col := p.columns[c-len(l.keys)]
 		at := (c - len(l.keys)) * l.rows
 		cols[c].Values = values[at : at+l.rows : at+l.rows]
 		cols[c].Statuses = statuses[at : at+l.rows : at+l.rows]
 		for i := range l.rows {
-			k := i*nv + f.view
+			k := i*nv + col.record
 			st, v := l.states[k], (*almanacv1.Value)(nil)
 			if st == almanacv1.FieldStatus_PRESENT {
-				if v = recs[k].Values[f.index]; v.GetVal() == nil {
+				if v = recs[k].Values[col.field]; v.GetVal() == nil {
 					st, v = almanacv1.FieldStatus_NULL_VALUE, nil
 				}
 			}

@@ -16,12 +16,14 @@ import (
 	"github.com/almanac-fs/almanac/registry"
 )
 
-// reply is the answer to a lookup, kept close to what the store returned:
-// the encoded record of every (entity row, view), with each feature's value
-// already transcoded to its wire form (online.Codec.Transcode). The server's
-// codec writes it to the wire from there (appendWire), so a lookup builds no
-// response message. A reply is not modified once newReply returns it, until
-// release gives its memory back.
+// reply is the answer to a lookup, kept close to what the store returned.
+// It holds the records of every entity row, one per plan view: each the
+// stored record with its features' values transcoded to their wire form
+// (online.Codec.Transcode), a status and an event time. Each feature column
+// of the plan is a field of one of a row's records (column); the server's
+// codec writes the columns to the wire from there (appendWire), so a lookup
+// builds no response message. A reply is not modified once newReply returns
+// it, until release gives its memory back.
 type reply struct {
 	plan  *plan
 	names *almanacv1.FeatureList
@@ -29,16 +31,18 @@ type reply struct {
 	rows  int
 	now   time.Time
 
-	// Per record, entity row i and plan view j at k = i*len(plan.views)+j:
-	// the record as stored ("" for none), online.RecordStatus, the event
-	// time, and where its features' values start in ends.
+	// encoded holds the stored record of entity row i and plan view j at
+	// i*len(plan.views)+j ("" for none).
 	encoded []string
-	states  []almanacv1.FieldStatus
-	times   []time.Time
-	first   []int
-	// wire holds the transcoded values of every record; ends[first[k]+f] is
-	// where feature f of record k ends in it, and starts where the one
-	// before ends (ends[first[k]-1] for f = 0, or 0).
+	// Per record, entity row i and record j at k = i*len(plan.views)+j:
+	// its status (online.RecordStatus for a stored one), its event time,
+	// and where its fields' values start in ends.
+	states []almanacv1.FieldStatus
+	times  []time.Time
+	first  []int
+	// wire holds the values of every record in their wire form;
+	// ends[first[k]+f] is where field f of record k ends in it, and starts
+	// where the one before ends (ends[first[k]-1] for f = 0, or 0).
 	wire []byte
 	ends []int
 	// buffers, from replyArenas, back the slices above (but encoded) until
@@ -159,9 +163,9 @@ func (r *reply) entity(i, j int) string {
 }
 
 // columns is the number of response columns: join keys, then features.
-func (r *reply) columns() int { return len(r.keys) + len(r.plan.features) }
+func (r *reply) columns() int { return len(r.keys) + len(r.plan.columns) }
 
-// value returns the wire form of feature f of record k: the fields of its
+// value returns the wire form of field f of record k: the fields of its
 // Value message, none for null.
 func (r *reply) value(k, f int) []byte {
 	i := r.first[k] + f

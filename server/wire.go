@@ -53,7 +53,7 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 	b = protolen.Close(b, names)
 	b = protolen.Close(b, md)
 
-	// The event time field of each record, which the features of its view
+	// The event time field of each record, which the columns of its fields
 	// share; columns without a record have an empty one.
 	a := r.buffers
 	stamps := a.stamps[:0]
@@ -85,10 +85,10 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 	sts := sized(a.sts, r.rows)
 	recs := sized(a.recs, r.rows)
 	a.stamps, a.stampEnds, a.sts, a.recs = stamps, stampEnds, sts, recs
-	nv := len(r.plan.views)
+	perRow := len(r.plan.views) // records per entity row
 	for c := range r.columns() {
-		var col int
-		b, col = protolen.Open(b, responseResults)
+		var vec int
+		b, vec = protolen.Open(b, responseResults)
 		if c < len(r.keys) {
 			for i, key := range r.keys[c] {
 				sts[i], recs[i] = byte(almanacv1.FieldStatus_PRESENT), -1
@@ -100,12 +100,12 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			f := r.plan.features[c-len(r.keys)]
+			col := r.plan.columns[c-len(r.keys)]
 			for i := range r.rows {
-				k := i*nv + f.view
+				k := i*perRow + col.record
 				st, v := r.states[k], []byte(nil)
 				if st == almanacv1.FieldStatus_PRESENT {
-					if v = r.value(k, f.index); len(v) == 0 {
+					if v = r.value(k, col.field); len(v) == 0 {
 						st = almanacv1.FieldStatus_NULL_VALUE
 					}
 				}
@@ -125,7 +125,7 @@ func (r *reply) appendWire(b []byte) ([]byte, error) {
 				b = append(b, stamps[stampEnds[k]:stampEnds[k+1]]...)
 			}
 		}
-		b = protolen.Close(b, col)
+		b = protolen.Close(b, vec)
 	}
 	return b, nil
 }

@@ -39,7 +39,7 @@ func TestWireMatchesMessage(t *testing.T) {
 	names := &almanacv1.FeatureList{Val: []string{"id", "region"}}
 	for j, v := range views {
 		for i, f := range v.view.Features {
-			p.features = append(p.features, outFeature{view: j, index: i})
+			p.columns = append(p.columns, column{record: j, field: i})
 			names.Val = append(names.Val, f.Name)
 		}
 	}
@@ -116,14 +116,14 @@ func responseMessage(p *plan, names *almanacv1.FeatureList, keys [][]*almanacv1.
 		}
 		resp.Results = append(resp.Results, fv)
 	}
-	for _, f := range p.features {
+	for _, c := range p.columns {
 		fv := &almanacv1.GetOnlineFeaturesResponse_FeatureVector{}
 		for i := range rows {
-			rec := recs[i*len(p.views)+f.view]
-			st := online.Status(rec, f.index, p.views[f.view].view.TTL, now)
+			rec := recs[i*len(p.views)+c.record]
+			st := online.Status(rec, c.field, p.views[c.record].view.TTL, now)
 			v := &almanacv1.Value{}
 			if st == almanacv1.FieldStatus_PRESENT {
-				v = rec.Values[f.index]
+				v = rec.Values[c.field]
 			}
 			ts := &timestamppb.Timestamp{}
 			if rec.Found {
@@ -240,7 +240,7 @@ func BenchmarkReply(b *testing.B) {
 	for j := range 5 {
 		p.views = append(p.views, testView(online.View{Name: fmt.Sprintf("v%d", j), Features: features, TTL: 30 * 24 * time.Hour}))
 		for i, f := range features {
-			p.features = append(p.features, outFeature{view: j, index: i})
+			p.columns = append(p.columns, column{record: j, field: i})
 			names.Val = append(names.Val, fmt.Sprintf("v%d__%s", j, f.Name))
 		}
 	}
