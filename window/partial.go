@@ -84,8 +84,12 @@ func (a Agg) Add(p *Partial, v *almanacv1.Value, at Order) {
 	if v.GetVal() == nil {
 		return
 	}
-	one := Partial{Count: 1, Value: v, At: at}
+	one := Partial{Count: 1}
 	switch a.Function {
+	case registry.AggMin, registry.AggMax:
+		one.Value = v
+	case registry.AggLast:
+		one.Value, one.At = v, at
 	case registry.AggSum, registry.AggMean:
 		one.IntSum, one.Sum = number(v)
 	case registry.AggStddev:
@@ -100,10 +104,20 @@ func (a Agg) Add(p *Partial, v *almanacv1.Value, at Order) {
 }
 
 // Merge merges src into dst: afterwards dst aggregates the rows of both.
-// Merging is associative and commutative; float sums, means and standard
-// deviations up to rounding. dst never shares src's memory.
+// Merging is associative and commutative: exactly for count, integer sums,
+// min, max, last and last_n, up to float rounding for float sums, mean and
+// stddev. last and last_n pick rows by Order, so they need distinct rows to
+// have distinct Orders (distinct Seq when time and created tie): rows with
+// equal Orders would make the pick depend on the merge order. dst never
+// shares src's memory.
 func (a Agg) Merge(dst, src *Partial) {
 	if src.Count == 0 {
+		return
+	}
+	if dst.Count == 0 {
+		recent := dst.Recent[:0]
+		*dst = *src
+		dst.Recent = mergeRecent(recent, src.Recent, a.N)
 		return
 	}
 	n := dst.Count + src.Count
