@@ -33,7 +33,10 @@ type Series struct {
 }
 
 // Set is an entity's tiles: one Series per (aggregation, hop) its view's
-// features use, lifetime included.
+// features use, lifetime included. Rows and First say whether the entity
+// has a row at a time, so a store that drops tiles older than its largest
+// window keeps them: an entity whose rows all left its windows reads 0 and
+// null, not not-found.
 type Set struct {
 	Rows   int64 // rows taken
 	First  int64 // the earliest event time taken, ms; meaningful when Rows > 0
