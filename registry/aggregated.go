@@ -21,8 +21,10 @@ const maxLastN = 1000
 // aggregations parses the view's aggregations and aggregation_interval
 // (DESIGN §8), adding a problem at the line of each mistake. generated are
 // the features they compute, in order, without types: those wait for the
-// aggregated columns' (see windowFeatures).
-func (d *decoder) aggregations(r *rawView) (aggs []Aggregation, interval time.Duration, generated []Field) {
+// aggregated columns' (see windowFeatures). bad reports a problem added.
+func (d *decoder) aggregations(r *rawView) (aggs []Aggregation, interval time.Duration, generated []Field, bad bool) {
+	before := len(*d.probs)
+	defer func() { bad = len(*d.probs) > before }()
 	interval, ok := d.duration("aggregation_interval", r.AggregationInterval, "aggregation interval", "remove it to use each window's default hop")
 	switch {
 	case r.AggregationInterval == "":
@@ -32,7 +34,7 @@ func (d *decoder) aggregations(r *rawView) (aggs []Aggregation, interval time.Du
 		d.problem(d.at("aggregation_interval"), "aggregation_interval must be longer than 0, such as 5m; or remove it to use each window's default hop")
 	}
 	if len(r.Aggregations) == 0 {
-		return nil, 0, nil
+		return nil, 0, nil, false
 	}
 	if len(r.Features) > 0 {
 		d.problem(d.at("features"), "an aggregated view has no \"features:\": its aggregations name and type the features; remove \"features:\"")
@@ -69,7 +71,7 @@ func (d *decoder) aggregations(r *rawView) (aggs []Aggregation, interval time.Du
 			generated = append(generated, Field{Name: f.Name})
 		}
 	}
-	return aggs, interval, generated
+	return aggs, interval, generated, false
 }
 
 // aggregation parses the i-th aggregation, at gives the lines of its fields.

@@ -179,7 +179,7 @@ func (d *decoder) view(r *rawView) *FeatureView {
 			d.problem(d.at("stale_retention"), "stale_retention means nothing without a ttl, since values never go stale; add \"ttl:\" or remove \"stale_retention:\"")
 		}
 	}
-	aggs, interval, generated := d.aggregations(r)
+	aggs, interval, generated, bad := d.aggregations(r)
 	var features []Field
 	switch {
 	case len(aggs) > 0:
@@ -198,7 +198,7 @@ func (d *decoder) view(r *rawView) *FeatureView {
 	v := &FeatureView{Name: r.Name, Entities: r.Entities, Source: r.Source, TTL: ttl, StaleRetention: retention,
 		TimestampField: r.TimestampField, SQL: r.SQL, Online: online,
 		Description: strings.TrimSpace(r.Description), Tags: r.Tags, Monitoring: r.Monitoring, Expect: r.Expect,
-		Aggregations: aggs, AggregationInterval: interval, Pos: d.at(), node: d.doc}
+		Aggregations: aggs, AggregationInterval: interval, Pos: d.at(), node: d.doc, aggProblems: bad}
 	if len(aggs) == 0 {
 		v.Features = features
 	}

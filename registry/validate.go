@@ -101,7 +101,7 @@ func checkViewColumns(defs *Definitions, v *FeatureView, probs *Problems) {
 		if feats := checkColumns(v, keys, ts, cols, input, probs); len(*probs) == before && v.Aggregated() {
 			v.setWindows(feats)
 		}
-	case !v.Aggregated():
+	case !v.Aggregated() || v.aggProblems:
 	case !v.aggregatesColumns():
 		v.setWindows(windowFeatures(v, nil, "", probs))
 	case v.SQL == "" && schemaHas(src, v.Aggregations):
@@ -147,6 +147,9 @@ func checkColumns(v *FeatureView, keys []Field, ts string, cols []Column, input 
 	}
 	need(posIn(v.Pos, v.node, "source"), "the event timestamp", Field{Name: ts, Type: TypeTimestamp})
 	if v.Aggregated() {
+		if v.aggProblems {
+			return nil
+		}
 		feats := windowFeatures(v, cols, input, probs)
 		if v.resolved() {
 			checkWindowTypes(v, feats, input, probs)
