@@ -109,6 +109,12 @@ func (d *Definitions) ToProto(project string) *almanacv1.Registry {
 			pv.Ttl = durationpb.New(v.TTL)
 			pv.StaleRetention = durationpb.New(v.StaleRetention)
 		}
+		for _, a := range v.Aggregations {
+			pv.Aggregations = append(pv.Aggregations, a.proto())
+		}
+		if v.AggregationInterval > 0 {
+			pv.AggregationInterval = durationpb.New(v.AggregationInterval)
+		}
 		r.FeatureViews = append(r.FeatureViews, pv)
 	}
 	for _, s := range sortedByName(d.Services) {
@@ -163,10 +169,15 @@ func DefinitionsFromProto(r *almanacv1.Registry) (*Definitions, error) {
 		if r := v.GetStaleRetention(); r != nil {
 			retention = r.AsDuration()
 		}
-		d.Views = append(d.Views, &FeatureView{Name: v.GetName(), Entities: v.GetEntities(), Source: v.GetSource(),
+		view := &FeatureView{Name: v.GetName(), Entities: v.GetEntities(), Source: v.GetSource(),
 			TTL: ttl, StaleRetention: retention, TimestampField: v.GetTimestampField(), SQL: v.GetSql(),
 			Features: features, Online: v.GetOnline(), Description: v.GetDescription(), Tags: v.GetTags(),
-			Monitoring: monitoringFromProto(v.GetMonitoring()), Expect: expectationsFromProto(v.GetExpect())})
+			Monitoring: monitoringFromProto(v.GetMonitoring()), Expect: expectationsFromProto(v.GetExpect()),
+			AggregationInterval: v.GetAggregationInterval().AsDuration()}
+		if err := view.windowsFromProto(v.GetAggregations()); err != nil {
+			return nil, fmt.Errorf("feature view %q: %w", v.GetName(), err)
+		}
+		d.Views = append(d.Views, view)
 	}
 	for _, s := range r.GetFeatureServices() {
 		fs := &FeatureService{Name: s.GetName(), Description: s.GetDescription(), Tags: s.GetTags(),
@@ -189,4 +200,59 @@ func (ds *Dataset) proto() *almanacv1.Dataset {
 	return &almanacv1.Dataset{Name: ds.Name, FeatureService: ds.FeatureService,
 		Features: ds.Features, EntityPath: ds.EntityPath, OutputPath: ds.OutputPath, RowCount: ds.RowCount,
 		Start: timeToProto(ds.Start), End: timeToProto(ds.End), CreatedAt: timeToProto(ds.CreatedAt)}
+}
+
+var aggFunctions = map[AggFunction]almanacv1.AggregationFunction{
+	AggCount:  almanacv1.AggregationFunction_AGGREGATION_FUNCTION_COUNT,
+	AggSum:    almanacv1.AggregationFunction_AGGREGATION_FUNCTION_SUM,
+	AggMean:   almanacv1.AggregationFunction_AGGREGATION_FUNCTION_MEAN,
+	AggMin:    almanacv1.AggregationFunction_AGGREGATION_FUNCTION_MIN,
+	AggMax:    almanacv1.AggregationFunction_AGGREGATION_FUNCTION_MAX,
+	AggStddev: almanacv1.AggregationFunction_AGGREGATION_FUNCTION_STDDEV,
+	AggLast:   almanacv1.AggregationFunction_AGGREGATION_FUNCTION_LAST,
+	AggLastN:  almanacv1.AggregationFunction_AGGREGATION_FUNCTION_LAST_N,
+}
+
+func (a Aggregation) proto() *almanacv1.Aggregation {
+	p := &almanacv1.Aggregation{Function: aggFunctions[a.Function], Column: a.Column, Name: a.Name, N: int32(a.N)}
+	for _, w := range a.Windows {
+		p.Windows = append(p.Windows, durationpb.New(w))
+	}
+	return p
+}
+
+// windowsFromProto sets v's aggregations from their wire form, and its
+// windows from them and its stored features, which keep the types resolved
+// when the view was applied.
+func (v *FeatureView) windowsFromProto(aggs []*almanacv1.Aggregation) error {
+	for i, pa := range aggs {
+		a := Aggregation{Column: pa.GetColumn(), Name: pa.GetName(), N: int(pa.GetN())}
+		for f, p := range aggFunctions {
+			if p == pa.GetFunction() {
+				a.Function = f
+			}
+		}
+		if a.Function == AggInvalid {
+			return fmt.Errorf("aggregation %d: unknown function %v", i+1, pa.GetFunction())
+		}
+		for _, w := range pa.GetWindows() {
+			a.Windows = append(a.Windows, w.AsDuration())
+		}
+		v.Aggregations = append(v.Aggregations, a)
+	}
+	if len(aggs) == 0 {
+		return nil
+	}
+	windows := v.standInFeatures()
+	if len(windows) != len(v.Features) {
+		return fmt.Errorf("its %d aggregations compute %d features, but %d are stored", len(aggs), len(windows), len(v.Features))
+	}
+	for i := range windows {
+		if windows[i].Name != v.Features[i].Name {
+			return fmt.Errorf("aggregation %d computes feature %q where %q is stored", windows[i].Aggregation+1, windows[i].Name, v.Features[i].Name)
+		}
+		windows[i].Field = v.Features[i]
+	}
+	v.Windows = windows
+	return nil
 }

@@ -142,15 +142,20 @@ const maxTTL = 36500 * 24 * time.Hour
 // "" is 0. A bad one adds a problem that names what it is and ends with
 // remedy, and returns false.
 func (d *decoder) duration(field, s, what, remedy string) (time.Duration, bool) {
+	return d.durationAt(d.at(field), field, s, what, remedy)
+}
+
+// durationAt is duration for a value at pos, called label in the problem.
+func (d *decoder) durationAt(pos Pos, label, s, what, remedy string) (time.Duration, bool) {
 	if s == "" {
 		return 0, true
 	}
 	dur, err := ParseDuration(s)
 	switch {
 	case err != nil && !errors.Is(err, errTooLong):
-		d.problem(d.at(field), "%s: %v, or %s", field, err, remedy)
+		d.problem(pos, "%s: %v, or %s", label, err, remedy)
 	case err != nil || dur > maxTTL:
-		d.problem(d.at(field), "%s %s is longer than %s (100 years), the longest %s; shorten it, or %s", field, Clip(s), FormatDuration(maxTTL), what, remedy)
+		d.problem(pos, "%s %s is longer than %s (100 years), the longest %s; shorten it, or %s", label, Clip(s), FormatDuration(maxTTL), what, remedy)
 	default:
 		return dur, true
 	}
@@ -174,20 +179,30 @@ func (d *decoder) view(r *rawView) *FeatureView {
 			d.problem(d.at("stale_retention"), "stale_retention means nothing without a ttl, since values never go stale; add \"ttl:\" or remove \"stale_retention:\"")
 		}
 	}
-	if len(r.Features) == 0 {
-		d.problem(d.at("features"), "no features; add \"features:\" listing each feature with name and type")
+	aggs, interval, generated, bad := d.aggregations(r)
+	var features []Field
+	switch {
+	case len(aggs) > 0:
+		features = generated // names only: the types wait for the aggregated columns'
+	case len(r.Features) == 0:
+		d.problem(d.at("features"), "no features; add \"features:\" listing each feature with name and type, or \"aggregations:\"")
+	default:
+		features = d.fields("features", r.Features, "feature", nil)
 	}
-	features := d.fields("features", r.Features, "feature", nil)
 	online := true
 	if r.Online != nil {
 		online = *r.Online
 	}
 	d.checkMonitoring(r.Monitoring, []string{"monitoring"}, fieldNames(features))
 	d.checkExpectations(r.Expect, features)
-	return &FeatureView{Name: r.Name, Entities: r.Entities, Source: r.Source, TTL: ttl, StaleRetention: retention,
-		TimestampField: r.TimestampField, SQL: r.SQL, Features: features, Online: online,
+	v := &FeatureView{Name: r.Name, Entities: r.Entities, Source: r.Source, TTL: ttl, StaleRetention: retention,
+		TimestampField: r.TimestampField, SQL: r.SQL, Online: online,
 		Description: strings.TrimSpace(r.Description), Tags: r.Tags, Monitoring: r.Monitoring, Expect: r.Expect,
-		Pos: d.at(), node: d.doc}
+		Aggregations: aggs, AggregationInterval: interval, Pos: d.at(), node: d.doc, aggProblems: bad}
+	if len(aggs) == 0 {
+		v.Features = features
+	}
+	return v
 }
 
 func (d *decoder) service(r *rawService) *FeatureService {

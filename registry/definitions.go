@@ -85,7 +85,8 @@ type FeatureView struct {
 	AggregationInterval time.Duration // the hop of every window; 0: DefaultHop
 	Windows             []WindowFeature
 
-	node *yaml.Node
+	node        *yaml.Node
+	aggProblems bool // the decoder found mistakes in Aggregations: they are not typed
 }
 
 // Aggregated reports whether v computes its features with window

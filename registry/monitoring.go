@@ -147,14 +147,16 @@ func (d *decoder) checkExpectations(e *Expectations, features []Field) {
 		if x == nil {
 			continue
 		}
+		// The types of an aggregated view's features are not known yet.
+		typed := t.Valid()
 		numeric := !t.List && (t.Elem == Int32 || t.Elem == Int64 || t.Elem == Float32 || t.Elem == Float64)
-		if (x.Min != nil || x.Max != nil) && !numeric {
+		if (x.Min != nil || x.Max != nil) && typed && !numeric {
 			d.problem(at(), "min and max apply to numeric features; %q is %s", name, t)
 		}
 		if x.Min != nil && x.Max != nil && *x.Min > *x.Max {
 			d.problem(at("min"), "min %v is above max %v", *x.Min, *x.Max)
 		}
-		if len(x.AllowedValues) > 0 && (t.List || t.Elem == Float32 || t.Elem == Float64 || t.Elem == Bytes || t.Elem == Timestamp) {
+		if len(x.AllowedValues) > 0 && typed && (t.List || t.Elem == Float32 || t.Elem == Float64 || t.Elem == Bytes || t.Elem == Timestamp) {
 			d.problem(at("allowed_values"), "allowed_values apply to string, bool and integer features; %q is %s", name, t)
 		}
 		if x.MaxNullFraction != nil && (*x.MaxNullFraction < 0 || *x.MaxNullFraction > 1) {

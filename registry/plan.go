@@ -315,9 +315,18 @@ func flattenView(v *FeatureView) []field {
 		{name: "stale_retention", value: retention},
 		{name: "timestamp_field", value: v.TimestampField},
 		{name: "sql", value: strings.Join(strings.Fields(v.SQL), " ")},
-		{name: "features", value: strings.Join(names, ", ")},
 	}
+	for i, a := range v.Aggregations {
+		out = append(out, field{name: fmt.Sprintf("aggregations.%d", i), value: a.text()})
+	}
+	if v.AggregationInterval > 0 {
+		out = append(out, field{name: "aggregation_interval", value: FormatDuration(v.AggregationInterval)})
+	}
+	out = append(out, field{name: "features", value: strings.Join(names, ", ")})
 	out = append(out, flattenFields("features", v.Features, true)...)
+	for _, w := range v.Windows {
+		out = append(out, field{name: "features." + w.Name + ".window", value: v.DescribeWindow(w)})
+	}
 	out = append(out,
 		field{name: "online", value: fmt.Sprint(v.Online)},
 		field{name: "description", value: v.Description})
@@ -327,9 +336,10 @@ func flattenView(v *FeatureView) []field {
 }
 
 // sameRecord reports whether views a and b store the same online records:
-// the same features, with the same types, in the same order.
+// the same features, with the same types and aggregations, in the same order.
 func sameRecord(a, b *FeatureView) bool {
-	return slices.EqualFunc(a.Features, b.Features, func(x, y Field) bool { return x.Name == y.Name && x.Type == y.Type })
+	return slices.EqualFunc(a.Features, b.Features, func(x, y Field) bool { return x.Name == y.Name && x.Type == y.Type }) &&
+		slices.EqualFunc(a.Windows, b.Windows, func(x, y WindowFeature) bool { return a.DescribeWindow(x) == b.DescribeWindow(y) })
 }
 
 func flattenService(s *FeatureService) []field {

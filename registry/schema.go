@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -69,6 +71,9 @@ func checkSchemas(ctx context.Context, cfg *Config, defs *Definitions, r SchemaR
 			probs.add(posIn(v.Pos, v.node, "sql"), fmt.Sprintf("feature view %q", v.Name), "%s", oneLine(sqlErr.msg()))
 			continue
 		case errors.Is(err, ErrNoData):
+			if !v.resolved() {
+				probs.add(posIn(v.Pos, v.node, "aggregations", strconv.Itoa(firstColumn(v))), fmt.Sprintf("feature view %q", v.Name), "%s", noDataProblem(v, src))
+			}
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -83,9 +88,28 @@ func checkSchemas(ctx context.Context, cfg *Config, defs *Definitions, r SchemaR
 		if v.SQL != "" {
 			input = "the result of sql"
 		}
-		*probs = append(*probs, defs.CheckViewColumns(v, cols, input)...)
+		before := len(*probs)
+		feats := checkColumns(v, defs.JoinKeys(v), defs.TimestampField(v), cols, input, probs)
+		if len(*probs) == before && !v.resolved() {
+			v.setWindows(feats)
+		}
 	}
 	return nil
+}
+
+// firstColumn returns the index of v's first aggregation with a column.
+func firstColumn(v *FeatureView) int {
+	return max(0, slices.IndexFunc(v.Aggregations, func(a Aggregation) bool { return a.Column != "" }))
+}
+
+// noDataProblem says why the types of the features of v, aggregated over
+// src without data, are not known, and what to do.
+func noDataProblem(v *FeatureView, src *Source) string {
+	col := v.Aggregations[firstColumn(v)].Column
+	if v.SQL != "" {
+		return fmt.Sprintf("aggregates column %q of its sql's result over source %q, which has no data yet; add data, so that the column's type is known", Clip(col), src.Name)
+	}
+	return fmt.Sprintf("aggregates column %q of source %q, which has no data yet; declare the source's schema or add data", Clip(col), src.Name)
 }
 
 func oneLine(s string) string {

@@ -51,8 +51,8 @@ func validate(defs *Definitions, probs *Problems) {
 				continue
 			}
 			for _, f := range ref.Features {
-				if _, ok := v.Feature(f); !ok {
-					probs.add(pos, obj, "feature view %q has no feature %q%s", v.Name, Clip(f), orList(f, fieldNames(v.Features)))
+				if names := v.featureNames(); !slices.Contains(names, f) {
+					probs.add(pos, obj, "feature view %q has no feature %q%s", v.Name, Clip(f), orList(f, names))
 				}
 			}
 		}
@@ -61,21 +61,32 @@ func validate(defs *Definitions, probs *Problems) {
 
 // checkViewColumns checks that a feature's name does not shadow a join key or
 // the timestamp, and for push sources without SQL, that the declared schema
-// holds every column the view needs.
+// holds every column the view needs. It gives an aggregated view its
+// features when their types are known without looking at data: from the
+// declared schema of its source, for a view without SQL, or when it
+// aggregates no column.
 func checkViewColumns(defs *Definitions, v *FeatureView, probs *Problems) {
 	obj := fmt.Sprintf("feature view %q", Clip(v.Name))
 	keys := viewJoinKeys(defs, v)
 	src := defs.Source(v.Source)
 	ts := defs.TimestampField(v)
+	shadows := func(name string) bool { return name == ts || hasField(keys, name) }
+	if v.Aggregated() {
+		for _, f := range v.standInFeatures() {
+			if shadows(f.Name) {
+				probs.add(posIn(v.Pos, v.node, "aggregations", strconv.Itoa(f.Aggregation)), obj, "aggregation %d computes feature %q, the name of a join key or the timestamp; give the aggregation a \"name:\"", f.Aggregation+1, Clip(f.Name))
+			}
+		}
+	}
 	for i, f := range v.Features {
-		if f.Name == ts || hasField(keys, f.Name) {
+		if !v.Aggregated() && shadows(f.Name) {
 			probs.add(posIn(v.Pos, v.node, "features", strconv.Itoa(i), "name"), obj, "feature %q has the name of a join key or the timestamp; rename the feature", Clip(f.Name))
 		}
 	}
-	if src == nil || src.Format != FormatPush {
+	if src == nil {
 		return
 	}
-	if v.SQL != "" {
+	if src.Format == FormatPush && v.SQL != "" {
 		probs.add(posIn(v.Pos, v.node, "sql"), obj, "a view over push source %q cannot have sql: pushed rows are stored as they arrive; compute the features before pushing, or remove sql", src.Name)
 		return
 	}
@@ -83,11 +94,38 @@ func checkViewColumns(defs *Definitions, v *FeatureView, probs *Problems) {
 	for i, f := range src.Schema {
 		cols[i] = Column{Name: f.Name, Type: f.Type}
 	}
-	checkColumns(v, keys, ts, cols, fmt.Sprintf("source %q schema", src.Name), probs)
+	input := fmt.Sprintf("source %q schema", src.Name)
+	switch {
+	case src.Format == FormatPush:
+		before := len(*probs)
+		if feats := checkColumns(v, keys, ts, cols, input, probs); len(*probs) == before && v.Aggregated() {
+			v.setWindows(feats)
+		}
+	case !v.Aggregated() || v.aggProblems:
+	case !v.aggregatesColumns():
+		v.setWindows(windowFeatures(v, nil, "", probs))
+	case v.SQL == "" && schemaHas(src, v.Aggregations):
+		if feats := windowFeatures(v, cols, input, probs); feats != nil {
+			v.setWindows(feats)
+		}
+	}
+}
+
+// schemaHas reports whether src declares every column aggs aggregate.
+func schemaHas(src *Source, aggs []Aggregation) bool {
+	for _, a := range aggs {
+		if a.Column != "" && !hasField(src.Schema, a.Column) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkColumns compares what a view needs with the columns its input has.
-func checkColumns(v *FeatureView, keys []Field, ts string, cols []Column, input string, probs *Problems) {
+// For an aggregated view it returns the features the aggregations compute
+// over those columns (nil after a problem), and checks that the view's
+// features, when already resolved, can hold them.
+func checkColumns(v *FeatureView, keys []Field, ts string, cols []Column, input string, probs *Problems) []WindowFeature {
 	obj := fmt.Sprintf("feature view %q", Clip(v.Name))
 	byName := make(map[string]Column, len(cols))
 	colNames := make([]string, len(cols))
@@ -108,9 +146,20 @@ func checkColumns(v *FeatureView, keys []Field, ts string, cols []Column, input 
 		need(posIn(v.Pos, v.node, "entities"), "join key", k)
 	}
 	need(posIn(v.Pos, v.node, "source"), "the event timestamp", Field{Name: ts, Type: TypeTimestamp})
+	if v.Aggregated() {
+		if v.aggProblems {
+			return nil
+		}
+		feats := windowFeatures(v, cols, input, probs)
+		if v.resolved() {
+			checkWindowTypes(v, feats, input, probs)
+		}
+		return feats
+	}
 	for i, f := range v.Features {
 		need(posIn(v.Pos, v.node, "features", strconv.Itoa(i)), "feature", f)
 	}
+	return nil
 }
 
 // viewJoinKeys returns the join keys of the view's entities that exist.
@@ -181,8 +230,10 @@ func (d *Definitions) TimestampField(v *FeatureView) string {
 	return ""
 }
 
-// CheckViewColumns compares what v needs (join keys, timestamp, features)
-// with cols, the columns of its input, called input in messages.
+// CheckViewColumns compares what v needs (join keys, timestamp, and its
+// features' columns, or for an aggregated view the columns its aggregations
+// take, giving the types of its features) with cols, the columns of its
+// input, called input in messages.
 func (d *Definitions) CheckViewColumns(v *FeatureView, cols []Column, input string) Problems {
 	var probs Problems
 	checkColumns(v, viewJoinKeys(d, v), d.TimestampField(v), cols, input, &probs)
@@ -203,7 +254,7 @@ func checkServiceMonitoring(defs *Definitions, s *FeatureService, obj string, pr
 		}
 		names := ref.Features
 		if len(names) == 0 {
-			names = fieldNames(v.Features)
+			names = v.featureNames()
 		}
 		for _, n := range names {
 			selected = append(selected, v.Name+":"+n)

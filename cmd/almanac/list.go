@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,10 +95,13 @@ func listing(defs *registry.Definitions, kind string) (header []string, rows [][
 		header = []string{"NAME", "ENTITIES", "SOURCE", "FEATURES", "TTL", "ONLINE"}
 		for _, v := range defs.Views {
 			ttl := "none"
-			if v.TTL > 0 {
+			switch {
+			case v.Aggregated():
+				ttl = "windows"
+			case v.TTL > 0:
 				ttl = registry.FormatDuration(v.TTL)
 			}
-			add(v.Name, v.Name, strings.Join(v.Entities, ","), v.Source, strconv.Itoa(len(v.Features)), ttl, strconv.FormatBool(v.Online))
+			add(v.Name, v.Name, strings.Join(v.Entities, ","), v.Source, featureCount(v), ttl, strconv.FormatBool(v.Online))
 		}
 	case registry.KindFeatureService:
 		header = []string{"NAME", "FEATURES", "DESCRIPTION"}
@@ -117,6 +121,26 @@ func listing(defs *registry.Definitions, kind string) (header []string, rows [][
 	return header, rows, objs
 }
 
+// featureCount is the FEATURES cell of a view: how many, and for an
+// aggregated view the windows they span.
+func featureCount(v *registry.FeatureView) string {
+	n := strconv.Itoa(len(v.Features))
+	if !v.Aggregated() {
+		return n
+	}
+	var spans []string
+	for _, w := range v.Windows {
+		span := "lifetime"
+		if w.Window.Span != registry.Lifetime {
+			span = registry.FormatDuration(w.Window.Span)
+		}
+		if !slices.Contains(spans, span) {
+			spans = append(spans, span)
+		}
+	}
+	return n + " over " + strings.Join(spans, ",")
+}
+
 func fieldList(fs []registry.Field) string {
 	parts := make([]string, len(fs))
 	for i, f := range fs {
@@ -132,7 +156,9 @@ func newDescribeCmd(g *globals) *cobra.Command {
 		Short: "Print one object of the registry",
 		Long: `Print one entity, source, feature view, feature service or dataset of the
 registry's current version, as YAML in the form definitions are written in, or
-as JSON with -o json.`,
+as JSON with -o json. A feature view with aggregations is followed by the
+features they compute, with their types, windows and hops (a comment in YAML,
+generated_features in JSON).`,
 		Example: `  almanac describe view driver_stats
   almanac describe service driver_ranking_v1 -o json`,
 		Args: args(cobra.ExactArgs(2)),

@@ -80,6 +80,79 @@ func (SourceFormat) EnumDescriptor() ([]byte, []int) {
 	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{0}
 }
 
+// AggregationFunction is the function of a window aggregation. Nulls in the
+// aggregated column are ignored by every one.
+type AggregationFunction int32
+
+const (
+	AggregationFunction_AGGREGATION_FUNCTION_UNSPECIFIED AggregationFunction = 0
+	// Rows, or with a column its non-null values.
+	AggregationFunction_AGGREGATION_FUNCTION_COUNT AggregationFunction = 1
+	AggregationFunction_AGGREGATION_FUNCTION_SUM   AggregationFunction = 2
+	AggregationFunction_AGGREGATION_FUNCTION_MEAN  AggregationFunction = 3
+	AggregationFunction_AGGREGATION_FUNCTION_MIN   AggregationFunction = 4
+	AggregationFunction_AGGREGATION_FUNCTION_MAX   AggregationFunction = 5
+	// The sample standard deviation.
+	AggregationFunction_AGGREGATION_FUNCTION_STDDEV AggregationFunction = 6
+	// The latest event's value.
+	AggregationFunction_AGGREGATION_FUNCTION_LAST AggregationFunction = 7
+	// The n latest values, newest first.
+	AggregationFunction_AGGREGATION_FUNCTION_LAST_N AggregationFunction = 8
+)
+
+// Enum value maps for AggregationFunction.
+var (
+	AggregationFunction_name = map[int32]string{
+		0: "AGGREGATION_FUNCTION_UNSPECIFIED",
+		1: "AGGREGATION_FUNCTION_COUNT",
+		2: "AGGREGATION_FUNCTION_SUM",
+		3: "AGGREGATION_FUNCTION_MEAN",
+		4: "AGGREGATION_FUNCTION_MIN",
+		5: "AGGREGATION_FUNCTION_MAX",
+		6: "AGGREGATION_FUNCTION_STDDEV",
+		7: "AGGREGATION_FUNCTION_LAST",
+		8: "AGGREGATION_FUNCTION_LAST_N",
+	}
+	AggregationFunction_value = map[string]int32{
+		"AGGREGATION_FUNCTION_UNSPECIFIED": 0,
+		"AGGREGATION_FUNCTION_COUNT":       1,
+		"AGGREGATION_FUNCTION_SUM":         2,
+		"AGGREGATION_FUNCTION_MEAN":        3,
+		"AGGREGATION_FUNCTION_MIN":         4,
+		"AGGREGATION_FUNCTION_MAX":         5,
+		"AGGREGATION_FUNCTION_STDDEV":      6,
+		"AGGREGATION_FUNCTION_LAST":        7,
+		"AGGREGATION_FUNCTION_LAST_N":      8,
+	}
+)
+
+func (x AggregationFunction) Enum() *AggregationFunction {
+	p := new(AggregationFunction)
+	*p = x
+	return p
+}
+
+func (x AggregationFunction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AggregationFunction) Descriptor() protoreflect.EnumDescriptor {
+	return file_almanac_v1_registry_proto_enumTypes[1].Descriptor()
+}
+
+func (AggregationFunction) Type() protoreflect.EnumType {
+	return &file_almanac_v1_registry_proto_enumTypes[1]
+}
+
+func (x AggregationFunction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AggregationFunction.Descriptor instead.
+func (AggregationFunction) EnumDescriptor() ([]byte, []int) {
+	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
 // Registry is one stored version of a project's definitions, as written by
 // `almanac apply`.
 type Registry struct {
@@ -574,8 +647,16 @@ type FeatureView struct {
 	// OUTSIDE_MAX_AGE, before it is removed; unset means as long as the ttl.
 	// Set (zero included) only with a ttl.
 	StaleRetention *durationpb.Duration `protobuf:"bytes,13,opt,name=stale_retention,json=staleRetention,proto3" json:"stale_retention,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The window aggregations that compute the view's features (DESIGN §8);
+	// none for a view whose features are columns. When set, features lists
+	// what they compute, with the types resolved from the aggregated columns,
+	// aggregation by aggregation and window by window in the order written.
+	Aggregations []*Aggregation `protobuf:"bytes,14,rep,name=aggregations,proto3" json:"aggregations,omitempty"`
+	// The hop of every window of the view; unset means each window's default
+	// hop (5m under 12h, 1h under 12d, 1d beyond).
+	AggregationInterval *durationpb.Duration `protobuf:"bytes,15,opt,name=aggregation_interval,json=aggregationInterval,proto3" json:"aggregation_interval,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *FeatureView) Reset() {
@@ -699,6 +780,103 @@ func (x *FeatureView) GetStaleRetention() *durationpb.Duration {
 	return nil
 }
 
+func (x *FeatureView) GetAggregations() []*Aggregation {
+	if x != nil {
+		return x.Aggregations
+	}
+	return nil
+}
+
+func (x *FeatureView) GetAggregationInterval() *durationpb.Duration {
+	if x != nil {
+		return x.AggregationInterval
+	}
+	return nil
+}
+
+// Aggregation is one window aggregation of a feature view: a function over a
+// column in one or more windows, each of which computes one feature.
+type Aggregation struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Function AggregationFunction    `protobuf:"varint,1,opt,name=function,proto3,enum=almanac.v1.AggregationFunction" json:"function,omitempty"`
+	// The aggregated column of the view's rows; empty for a count of rows.
+	Column string `protobuf:"bytes,2,opt,name=column,proto3" json:"column,omitempty"`
+	// The windows' spans, in order; none means one lifetime window (every row).
+	Windows []*durationpb.Duration `protobuf:"bytes,3,rep,name=windows,proto3" json:"windows,omitempty"`
+	// The feature's name, for an aggregation with one window; empty means
+	// <column>_<function>_<window>.
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// How many values last_n keeps; 0 for the other functions.
+	N             int32 `protobuf:"varint,5,opt,name=n,proto3" json:"n,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Aggregation) Reset() {
+	*x = Aggregation{}
+	mi := &file_almanac_v1_registry_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Aggregation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Aggregation) ProtoMessage() {}
+
+func (x *Aggregation) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_v1_registry_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Aggregation.ProtoReflect.Descriptor instead.
+func (*Aggregation) Descriptor() ([]byte, []int) {
+	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Aggregation) GetFunction() AggregationFunction {
+	if x != nil {
+		return x.Function
+	}
+	return AggregationFunction_AGGREGATION_FUNCTION_UNSPECIFIED
+}
+
+func (x *Aggregation) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
+func (x *Aggregation) GetWindows() []*durationpb.Duration {
+	if x != nil {
+		return x.Windows
+	}
+	return nil
+}
+
+func (x *Aggregation) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Aggregation) GetN() int32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
 // FeatureService is a named set of features that a model uses, served and
 // exported together.
 type FeatureService struct {
@@ -722,7 +900,7 @@ type FeatureService struct {
 
 func (x *FeatureService) Reset() {
 	*x = FeatureService{}
-	mi := &file_almanac_v1_registry_proto_msgTypes[6]
+	mi := &file_almanac_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +912,7 @@ func (x *FeatureService) String() string {
 func (*FeatureService) ProtoMessage() {}
 
 func (x *FeatureService) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_v1_registry_proto_msgTypes[6]
+	mi := &file_almanac_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +925,7 @@ func (x *FeatureService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureService.ProtoReflect.Descriptor instead.
 func (*FeatureService) Descriptor() ([]byte, []int) {
-	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FeatureService) GetName() string {
@@ -811,7 +989,7 @@ type Monitoring struct {
 
 func (x *Monitoring) Reset() {
 	*x = Monitoring{}
-	mi := &file_almanac_v1_registry_proto_msgTypes[7]
+	mi := &file_almanac_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +1001,7 @@ func (x *Monitoring) String() string {
 func (*Monitoring) ProtoMessage() {}
 
 func (x *Monitoring) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_v1_registry_proto_msgTypes[7]
+	mi := &file_almanac_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +1014,7 @@ func (x *Monitoring) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Monitoring.ProtoReflect.Descriptor instead.
 func (*Monitoring) Descriptor() ([]byte, []int) {
-	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Monitoring) GetPsiWarn() float64 {
@@ -881,7 +1059,7 @@ type Expectations struct {
 
 func (x *Expectations) Reset() {
 	*x = Expectations{}
-	mi := &file_almanac_v1_registry_proto_msgTypes[8]
+	mi := &file_almanac_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1071,7 @@ func (x *Expectations) String() string {
 func (*Expectations) ProtoMessage() {}
 
 func (x *Expectations) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_v1_registry_proto_msgTypes[8]
+	mi := &file_almanac_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1084,7 @@ func (x *Expectations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expectations.ProtoReflect.Descriptor instead.
 func (*Expectations) Descriptor() ([]byte, []int) {
-	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Expectations) GetNotNullKeys() bool {
@@ -940,7 +1118,7 @@ type Expectation struct {
 
 func (x *Expectation) Reset() {
 	*x = Expectation{}
-	mi := &file_almanac_v1_registry_proto_msgTypes[9]
+	mi := &file_almanac_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1130,7 @@ func (x *Expectation) String() string {
 func (*Expectation) ProtoMessage() {}
 
 func (x *Expectation) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_v1_registry_proto_msgTypes[9]
+	mi := &file_almanac_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1143,7 @@ func (x *Expectation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expectation.ProtoReflect.Descriptor instead.
 func (*Expectation) Descriptor() ([]byte, []int) {
-	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Expectation) GetMin() float64 {
@@ -1010,7 +1188,7 @@ type FeatureReference struct {
 
 func (x *FeatureReference) Reset() {
 	*x = FeatureReference{}
-	mi := &file_almanac_v1_registry_proto_msgTypes[10]
+	mi := &file_almanac_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1200,7 @@ func (x *FeatureReference) String() string {
 func (*FeatureReference) ProtoMessage() {}
 
 func (x *FeatureReference) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_v1_registry_proto_msgTypes[10]
+	mi := &file_almanac_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1213,7 @@ func (x *FeatureReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureReference.ProtoReflect.Descriptor instead.
 func (*FeatureReference) Descriptor() ([]byte, []int) {
-	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FeatureReference) GetView() string {
@@ -1080,7 +1258,7 @@ type Dataset struct {
 
 func (x *Dataset) Reset() {
 	*x = Dataset{}
-	mi := &file_almanac_v1_registry_proto_msgTypes[11]
+	mi := &file_almanac_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1270,7 @@ func (x *Dataset) String() string {
 func (*Dataset) ProtoMessage() {}
 
 func (x *Dataset) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_v1_registry_proto_msgTypes[11]
+	mi := &file_almanac_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1283,7 @@ func (x *Dataset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dataset.ProtoReflect.Descriptor instead.
 func (*Dataset) Descriptor() ([]byte, []int) {
-	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_almanac_v1_registry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Dataset) GetName() string {
@@ -1223,7 +1401,7 @@ const file_almanac_v1_registry_proto_rawDesc = "" +
 	"\x04tags\x18\b \x03(\v2\x1c.almanac.v1.Source.TagsEntryR\x04tags\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcf\x05\n" +
 	"\vFeatureView\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bentities\x18\x02 \x03(\tR\bentities\x12\x16\n" +
@@ -1240,10 +1418,18 @@ const file_almanac_v1_registry_proto_rawDesc = "" +
 	"monitoring\x18\v \x01(\v2\x16.almanac.v1.MonitoringR\n" +
 	"monitoring\x120\n" +
 	"\x06expect\x18\f \x01(\v2\x18.almanac.v1.ExpectationsR\x06expect\x12B\n" +
-	"\x0fstale_retention\x18\r \x01(\v2\x19.google.protobuf.DurationR\x0estaleRetention\x1a7\n" +
+	"\x0fstale_retention\x18\r \x01(\v2\x19.google.protobuf.DurationR\x0estaleRetention\x12;\n" +
+	"\faggregations\x18\x0e \x03(\v2\x17.almanac.v1.AggregationR\faggregations\x12L\n" +
+	"\x14aggregation_interval\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\x13aggregationInterval\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xec\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb9\x01\n" +
+	"\vAggregation\x12;\n" +
+	"\bfunction\x18\x01 \x01(\x0e2\x1f.almanac.v1.AggregationFunctionR\bfunction\x12\x16\n" +
+	"\x06column\x18\x02 \x01(\tR\x06column\x123\n" +
+	"\awindows\x18\x03 \x03(\v2\x19.google.protobuf.DurationR\awindows\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\f\n" +
+	"\x01n\x18\x05 \x01(\x05R\x01n\"\xec\x02\n" +
 	"\x0eFeatureService\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x128\n" +
 	"\bfeatures\x18\x02 \x03(\v2\x1c.almanac.v1.FeatureReferenceR\bfeatures\x12 \n" +
@@ -1304,7 +1490,17 @@ const file_almanac_v1_registry_proto_rawDesc = "" +
 	"\x19SOURCE_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15SOURCE_FORMAT_PARQUET\x10\x01\x12\x15\n" +
 	"\x11SOURCE_FORMAT_CSV\x10\x02\x12\x16\n" +
-	"\x12SOURCE_FORMAT_PUSH\x10\x03B:Z8github.com/almanac-fs/almanac/proto/almanac/v1;almanacv1b\x06proto3"
+	"\x12SOURCE_FORMAT_PUSH\x10\x03*\xb5\x02\n" +
+	"\x13AggregationFunction\x12$\n" +
+	" AGGREGATION_FUNCTION_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aAGGREGATION_FUNCTION_COUNT\x10\x01\x12\x1c\n" +
+	"\x18AGGREGATION_FUNCTION_SUM\x10\x02\x12\x1d\n" +
+	"\x19AGGREGATION_FUNCTION_MEAN\x10\x03\x12\x1c\n" +
+	"\x18AGGREGATION_FUNCTION_MIN\x10\x04\x12\x1c\n" +
+	"\x18AGGREGATION_FUNCTION_MAX\x10\x05\x12\x1f\n" +
+	"\x1bAGGREGATION_FUNCTION_STDDEV\x10\x06\x12\x1d\n" +
+	"\x19AGGREGATION_FUNCTION_LAST\x10\a\x12\x1f\n" +
+	"\x1bAGGREGATION_FUNCTION_LAST_N\x10\bB:Z8github.com/almanac-fs/almanac/proto/almanac/v1;almanacv1b\x06proto3"
 
 var (
 	file_almanac_v1_registry_proto_rawDescOnce sync.Once
@@ -1318,69 +1514,75 @@ func file_almanac_v1_registry_proto_rawDescGZIP() []byte {
 	return file_almanac_v1_registry_proto_rawDescData
 }
 
-var file_almanac_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_almanac_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_almanac_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_almanac_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_almanac_v1_registry_proto_goTypes = []any{
 	(SourceFormat)(0),             // 0: almanac.v1.SourceFormat
-	(*Registry)(nil),              // 1: almanac.v1.Registry
-	(*RegistryVersion)(nil),       // 2: almanac.v1.RegistryVersion
-	(*Field)(nil),                 // 3: almanac.v1.Field
-	(*Entity)(nil),                // 4: almanac.v1.Entity
-	(*Source)(nil),                // 5: almanac.v1.Source
-	(*FeatureView)(nil),           // 6: almanac.v1.FeatureView
-	(*FeatureService)(nil),        // 7: almanac.v1.FeatureService
-	(*Monitoring)(nil),            // 8: almanac.v1.Monitoring
-	(*Expectations)(nil),          // 9: almanac.v1.Expectations
-	(*Expectation)(nil),           // 10: almanac.v1.Expectation
-	(*FeatureReference)(nil),      // 11: almanac.v1.FeatureReference
-	(*Dataset)(nil),               // 12: almanac.v1.Dataset
-	nil,                           // 13: almanac.v1.Field.TagsEntry
-	nil,                           // 14: almanac.v1.Entity.TagsEntry
-	nil,                           // 15: almanac.v1.Source.TagsEntry
-	nil,                           // 16: almanac.v1.FeatureView.TagsEntry
-	nil,                           // 17: almanac.v1.FeatureService.TagsEntry
-	nil,                           // 18: almanac.v1.Monitoring.FeaturesEntry
-	nil,                           // 19: almanac.v1.Expectations.FeaturesEntry
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(ValueType)(0),                // 21: almanac.v1.ValueType
-	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
+	(AggregationFunction)(0),      // 1: almanac.v1.AggregationFunction
+	(*Registry)(nil),              // 2: almanac.v1.Registry
+	(*RegistryVersion)(nil),       // 3: almanac.v1.RegistryVersion
+	(*Field)(nil),                 // 4: almanac.v1.Field
+	(*Entity)(nil),                // 5: almanac.v1.Entity
+	(*Source)(nil),                // 6: almanac.v1.Source
+	(*FeatureView)(nil),           // 7: almanac.v1.FeatureView
+	(*Aggregation)(nil),           // 8: almanac.v1.Aggregation
+	(*FeatureService)(nil),        // 9: almanac.v1.FeatureService
+	(*Monitoring)(nil),            // 10: almanac.v1.Monitoring
+	(*Expectations)(nil),          // 11: almanac.v1.Expectations
+	(*Expectation)(nil),           // 12: almanac.v1.Expectation
+	(*FeatureReference)(nil),      // 13: almanac.v1.FeatureReference
+	(*Dataset)(nil),               // 14: almanac.v1.Dataset
+	nil,                           // 15: almanac.v1.Field.TagsEntry
+	nil,                           // 16: almanac.v1.Entity.TagsEntry
+	nil,                           // 17: almanac.v1.Source.TagsEntry
+	nil,                           // 18: almanac.v1.FeatureView.TagsEntry
+	nil,                           // 19: almanac.v1.FeatureService.TagsEntry
+	nil,                           // 20: almanac.v1.Monitoring.FeaturesEntry
+	nil,                           // 21: almanac.v1.Expectations.FeaturesEntry
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(ValueType)(0),                // 23: almanac.v1.ValueType
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
 }
 var file_almanac_v1_registry_proto_depIdxs = []int32{
-	20, // 0: almanac.v1.Registry.created_at:type_name -> google.protobuf.Timestamp
-	4,  // 1: almanac.v1.Registry.entities:type_name -> almanac.v1.Entity
-	5,  // 2: almanac.v1.Registry.sources:type_name -> almanac.v1.Source
-	6,  // 3: almanac.v1.Registry.feature_views:type_name -> almanac.v1.FeatureView
-	7,  // 4: almanac.v1.Registry.feature_services:type_name -> almanac.v1.FeatureService
-	12, // 5: almanac.v1.Registry.datasets:type_name -> almanac.v1.Dataset
-	20, // 6: almanac.v1.RegistryVersion.created_at:type_name -> google.protobuf.Timestamp
-	21, // 7: almanac.v1.Field.type:type_name -> almanac.v1.ValueType
-	13, // 8: almanac.v1.Field.tags:type_name -> almanac.v1.Field.TagsEntry
-	3,  // 9: almanac.v1.Entity.join_keys:type_name -> almanac.v1.Field
-	14, // 10: almanac.v1.Entity.tags:type_name -> almanac.v1.Entity.TagsEntry
+	22, // 0: almanac.v1.Registry.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 1: almanac.v1.Registry.entities:type_name -> almanac.v1.Entity
+	6,  // 2: almanac.v1.Registry.sources:type_name -> almanac.v1.Source
+	7,  // 3: almanac.v1.Registry.feature_views:type_name -> almanac.v1.FeatureView
+	9,  // 4: almanac.v1.Registry.feature_services:type_name -> almanac.v1.FeatureService
+	14, // 5: almanac.v1.Registry.datasets:type_name -> almanac.v1.Dataset
+	22, // 6: almanac.v1.RegistryVersion.created_at:type_name -> google.protobuf.Timestamp
+	23, // 7: almanac.v1.Field.type:type_name -> almanac.v1.ValueType
+	15, // 8: almanac.v1.Field.tags:type_name -> almanac.v1.Field.TagsEntry
+	4,  // 9: almanac.v1.Entity.join_keys:type_name -> almanac.v1.Field
+	16, // 10: almanac.v1.Entity.tags:type_name -> almanac.v1.Entity.TagsEntry
 	0,  // 11: almanac.v1.Source.format:type_name -> almanac.v1.SourceFormat
-	3,  // 12: almanac.v1.Source.schema:type_name -> almanac.v1.Field
-	15, // 13: almanac.v1.Source.tags:type_name -> almanac.v1.Source.TagsEntry
-	22, // 14: almanac.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
-	3,  // 15: almanac.v1.FeatureView.features:type_name -> almanac.v1.Field
-	16, // 16: almanac.v1.FeatureView.tags:type_name -> almanac.v1.FeatureView.TagsEntry
-	8,  // 17: almanac.v1.FeatureView.monitoring:type_name -> almanac.v1.Monitoring
-	9,  // 18: almanac.v1.FeatureView.expect:type_name -> almanac.v1.Expectations
-	22, // 19: almanac.v1.FeatureView.stale_retention:type_name -> google.protobuf.Duration
-	11, // 20: almanac.v1.FeatureService.features:type_name -> almanac.v1.FeatureReference
-	17, // 21: almanac.v1.FeatureService.tags:type_name -> almanac.v1.FeatureService.TagsEntry
-	8,  // 22: almanac.v1.FeatureService.monitoring:type_name -> almanac.v1.Monitoring
-	18, // 23: almanac.v1.Monitoring.features:type_name -> almanac.v1.Monitoring.FeaturesEntry
-	19, // 24: almanac.v1.Expectations.features:type_name -> almanac.v1.Expectations.FeaturesEntry
-	20, // 25: almanac.v1.Dataset.start:type_name -> google.protobuf.Timestamp
-	20, // 26: almanac.v1.Dataset.end:type_name -> google.protobuf.Timestamp
-	20, // 27: almanac.v1.Dataset.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 28: almanac.v1.Monitoring.FeaturesEntry.value:type_name -> almanac.v1.Monitoring
-	10, // 29: almanac.v1.Expectations.FeaturesEntry.value:type_name -> almanac.v1.Expectation
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	4,  // 12: almanac.v1.Source.schema:type_name -> almanac.v1.Field
+	17, // 13: almanac.v1.Source.tags:type_name -> almanac.v1.Source.TagsEntry
+	24, // 14: almanac.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
+	4,  // 15: almanac.v1.FeatureView.features:type_name -> almanac.v1.Field
+	18, // 16: almanac.v1.FeatureView.tags:type_name -> almanac.v1.FeatureView.TagsEntry
+	10, // 17: almanac.v1.FeatureView.monitoring:type_name -> almanac.v1.Monitoring
+	11, // 18: almanac.v1.FeatureView.expect:type_name -> almanac.v1.Expectations
+	24, // 19: almanac.v1.FeatureView.stale_retention:type_name -> google.protobuf.Duration
+	8,  // 20: almanac.v1.FeatureView.aggregations:type_name -> almanac.v1.Aggregation
+	24, // 21: almanac.v1.FeatureView.aggregation_interval:type_name -> google.protobuf.Duration
+	1,  // 22: almanac.v1.Aggregation.function:type_name -> almanac.v1.AggregationFunction
+	24, // 23: almanac.v1.Aggregation.windows:type_name -> google.protobuf.Duration
+	13, // 24: almanac.v1.FeatureService.features:type_name -> almanac.v1.FeatureReference
+	19, // 25: almanac.v1.FeatureService.tags:type_name -> almanac.v1.FeatureService.TagsEntry
+	10, // 26: almanac.v1.FeatureService.monitoring:type_name -> almanac.v1.Monitoring
+	20, // 27: almanac.v1.Monitoring.features:type_name -> almanac.v1.Monitoring.FeaturesEntry
+	21, // 28: almanac.v1.Expectations.features:type_name -> almanac.v1.Expectations.FeaturesEntry
+	22, // 29: almanac.v1.Dataset.start:type_name -> google.protobuf.Timestamp
+	22, // 30: almanac.v1.Dataset.end:type_name -> google.protobuf.Timestamp
+	22, // 31: almanac.v1.Dataset.created_at:type_name -> google.protobuf.Timestamp
+	10, // 32: almanac.v1.Monitoring.FeaturesEntry.value:type_name -> almanac.v1.Monitoring
+	12, // 33: almanac.v1.Expectations.FeaturesEntry.value:type_name -> almanac.v1.Expectation
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_almanac_v1_registry_proto_init() }
@@ -1389,16 +1591,16 @@ func file_almanac_v1_registry_proto_init() {
 		return
 	}
 	file_almanac_v1_value_proto_init()
-	file_almanac_v1_registry_proto_msgTypes[6].OneofWrappers = []any{}
 	file_almanac_v1_registry_proto_msgTypes[7].OneofWrappers = []any{}
-	file_almanac_v1_registry_proto_msgTypes[9].OneofWrappers = []any{}
+	file_almanac_v1_registry_proto_msgTypes[8].OneofWrappers = []any{}
+	file_almanac_v1_registry_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_v1_registry_proto_rawDesc), len(file_almanac_v1_registry_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
