@@ -45,7 +45,10 @@ type windowJoin struct {
 // and the aggregate's tables to disk beyond its memory limit. Its work is
 // the pairs of entity rows and rows of the same keys, which windows do not
 // bound: an entity with many entity rows and many events costs their
-// product. f tells entities with rows at or before t, whose empty windows
+// product. The states of last and last_n (arg_max, max_by) are the
+// exception: DuckDB holds them in memory it does not spill, a few values
+// per entity row, so that an export of those over many entity rows needs
+// memory in proportion. f tells entities with rows at or before t, whose empty windows
 // count 0, from those without, whose features are null.
 //
 // Of rows tied on event time, last and last_n take them in the order of
