@@ -290,6 +290,14 @@ func (s *Store) exportQuery(ctx context.Context, conn *sql.Conn, sels []*selecti
 	}
 	for i, x := range sels {
 		alias := fmt.Sprintf("h%d", i)
+		if x.view.Aggregated() {
+			w, err := s.windowQuery(ctx, conn, x, alias, colOf, full, minTS, maxTS)
+			if err != nil {
+				return "", err
+			}
+			with, joins, sel = append(with, w.with...), append(joins, w.joins...), append(sel, w.cols...)
+			continue
+		}
 		hist, created, err := s.history(ctx, conn, x, minTS, maxTS)
 		if err != nil {
 			return "", err
@@ -327,47 +335,73 @@ func entityKey(created bool) string {
 		minC, c, int64(math.MaxInt64))
 }
 
-// history returns the query of a view's rows that an entity row in
-// [minTS, maxTS] can match, and whether its sort key has a created time.
-// The sort key, almanac_key, orders the rows of one key and event time as
-// the tie rule does: by created time (null first) where the view has one,
-// then by file and by position in the file (tieColumn), the winner last.
-// The files keep rows tied on keys and times in that order, and a later
-// file holds rows written later.
+// history returns the query of a plain view's rows that an entity row in
+// [minTS, maxTS] can match, and whether its sort key has a created time
+// (see viewRows).
 func (s *Store) history(ctx context.Context, conn *sql.Conn, x *selection, minTS, maxTS sql.NullTime) (string, bool, error) {
-	cols := make([]string, 0, len(x.keys)+len(x.features)+2)
+	cols := make([]string, 0, len(x.keys)+len(x.features))
 	for _, k := range x.keys {
 		cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(k.Name), duck.TypeName(k.Type)))
 	}
 	for _, f := range x.features {
 		cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(f.Field.Name), duck.TypeName(f.Field.Type)))
 	}
-	snap, err := s.Snapshot(x.view.Name)
-	if errors.Is(err, ErrNoData) {
-		return emptyHistory(x), false, nil
+	var from time.Time
+	if x.view.TTL > 0 {
+		from = minTS.Time.Add(-x.view.TTL)
+	}
+	q, created, found, err := s.viewRows(ctx, conn, x.view.Name, cols, from, minTS, maxTS)
+	if err != nil || !found {
+		return emptyHistory(x), false, err
+	}
+	return q, created, nil
+}
+
+// viewRows returns the query of the rows of view with event times in
+// [from, maxTS] (no lower bound when from is zero), of the columns cols
+// plus the event time, almanac_ts, and the sort key, almanac_key; whether
+// that key has a created time; and whether the view has files that can
+// hold rows up to maxTS, for entity rows in [minTS, maxTS].
+//
+// The sort key orders the rows of one key and event time as the tie rule
+// does: by created time (null first) where the view has one, then by file
+// and by position in the file (tieColumn), the winner last. The files keep
+// rows tied on keys and times in that order, and a later file holds rows
+// written later.
+func (s *Store) viewRows(ctx context.Context, conn *sql.Conn, view string, cols []string, from time.Time, minTS, maxTS sql.NullTime) (q string, created, found bool, err error) {
+	snap, err := s.Snapshot(view)
+	if errors.Is(err, ErrNoData) || err == nil && !minTS.Valid {
+		return "", false, false, nil
 	}
 	if err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
-	files := s.filesFor(snap, x.view.TTL, minTS, maxTS)
+	files := s.filesFor(snap, from, maxTS.Time)
+	if len(files) == 0 && !from.IsZero() {
+		// No file holds a row in range: the newest one gives the relation
+		// its columns, and the bounds keep none of its rows.
+		if files = s.filesFor(snap, time.Time{}, maxTS.Time); len(files) > 0 {
+			files = files[len(files)-1:]
+		}
+	}
 	if len(files) == 0 {
-		return emptyHistory(x), false, nil
+		return "", false, false, nil
 	}
 	rows, err := positioned(ctx, conn, files)
 	if err != nil {
-		return "", false, fmt.Errorf("read history of view %q: %w", x.view.Name, err)
+		return "", false, false, fmt.Errorf("read history of view %q: %w", view, err)
 	}
 	ts := duck.Ident(snap.TimestampColumn)
-	created := ""
+	createdKey := ""
 	if snap.CreatedColumn != "" {
-		created = fmt.Sprintf("'created': coalesce(%s, TIMESTAMPTZ '-infinity'), ", duck.Ident(snap.CreatedColumn))
+		createdKey = fmt.Sprintf("'created': coalesce(%s, TIMESTAMPTZ '-infinity'), ", duck.Ident(snap.CreatedColumn))
 	}
-	cols = append(cols, fmt.Sprintf("%s AS almanac_ts", ts), fmt.Sprintf("{'ts': %s, %s'tie': %s} AS almanac_key", ts, created, duck.Ident(tieColumn)))
-	q := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s <= %s", strings.Join(cols, ", "), rows, ts, timeLiteral(maxTS.Time))
-	if x.view.TTL > 0 {
-		q += fmt.Sprintf(" AND %s >= %s", ts, timeLiteral(minTS.Time.Add(-x.view.TTL)))
+	cols = append(slices.Clone(cols), fmt.Sprintf("%s AS almanac_ts", ts), fmt.Sprintf("{'ts': %s, %s'tie': %s} AS almanac_key", ts, createdKey, duck.Ident(tieColumn)))
+	q = fmt.Sprintf("SELECT %s FROM (%s) WHERE %s <= %s", strings.Join(cols, ", "), rows, ts, timeLiteral(maxTS.Time))
+	if !from.IsZero() {
+		q += fmt.Sprintf(" AND %s >= %s", ts, timeLiteral(from))
 	}
-	return q, created != "", nil
+	return q, createdKey != "", true, nil
 }
 
 // emptyHistory is a typed relation without rows, for views with no history.
@@ -383,19 +417,16 @@ func emptyHistory(x *selection) string {
 	return "SELECT " + strings.Join(cols, ", ") + " LIMIT 0"
 }
 
-// filesFor returns the files of snap whose date can hold a row matching an
-// entity row in [minTS, maxTS].
-func (s *Store) filesFor(snap *Snapshot, ttl time.Duration, minTS, maxTS sql.NullTime) []string {
-	if !minTS.Valid {
-		return nil
-	}
+// filesFor returns the files of snap whose date can hold a row with an
+// event time in [from, to] (no lower bound when from is zero).
+func (s *Store) filesFor(snap *Snapshot, from, to time.Time) []string {
 	var out []string
 	for _, f := range snap.Files {
 		day, err := time.Parse(time.DateOnly, f.Date)
 		if err != nil {
 			continue
 		}
-		if day.After(maxTS.Time) || ttl > 0 && day.Add(24*time.Hour).Before(minTS.Time.Add(-ttl)) {
+		if day.After(to) || !from.IsZero() && day.Add(24*time.Hour).Before(from) {
 			continue
 		}
 		out = append(out, filepath.Join(snap.dir, f.Path))

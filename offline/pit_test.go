@@ -45,6 +45,10 @@ import (
 //	push VIEW                      rows pushed to the view's push source, one
 //	  COL:TYPE ...                 push per block, in order, after the other
 //	  ROW ...                      views are materialized
+//	aggregations VIEW [interval=D] the view's window aggregations, which make
+//	  function column windows name n  it an aggregated view (DESIGN §8): one
+//	  ROW ...                      per line, "-" for no column, name or n;
+//	                               windows a list such as [1h,lifetime]
 //	entities [format=csv]
 //	  COL:TYPE ...                 the entity rows (types: the definition types
 //	  ROW ...                      plus timestamp_ntz, a timestamp without zone;
@@ -89,6 +93,10 @@ type pitView struct {
 	NoFiles  bool
 	History  pitTable
 	Files    []*pitFile // more files of the source
+	// Aggs, when it has a header, makes the view an aggregated one (see
+	// windowsOf); Interval is its aggregation_interval.
+	Aggs     pitTable
+	Interval string
 }
 
 // pitFile is a file of a view's source, or a push to it.
@@ -303,6 +311,20 @@ func parsePIT(data string) (*pitCase, error) {
 				v.Files = append(v.Files, f)
 			}
 			table = &f.Rows
+		case "aggregations":
+			i := -1
+			if len(toks) > 1 {
+				i = slices.IndexFunc(c.Views, func(v *pitView) bool { return v.Name == toks[1] })
+			}
+			if i < 0 {
+				return nil, fail("aggregations VIEW: name a view declared before")
+			}
+			delete(opts, toks[1])
+			if err := known("interval"); err != nil {
+				return nil, err
+			}
+			c.Views[i].Interval = opts["interval"]
+			table = &c.Views[i].Aggs
 		case "entities":
 			if err := known("format"); err != nil {
 				return nil, err
@@ -605,6 +627,9 @@ func setupPIT(t *testing.T, c *pitCase) *pitEnv {
 	repo, err := registry.Load(ctx, dir, registry.LoadOptions{Getenv: noEnv, Schemas: schemas})
 	if err != nil {
 		t.Fatalf("load definitions:\n%v\n%s", err, defsYAML)
+	}
+	if err := c.aggregate(repo.Defs); err != nil {
+		t.Fatal(err)
 	}
 	store := offline.Open(repo.Config.Abs(repo.Config.OfflineStore.Path), offline.Options{Retain: -1})
 	m := &pipelines.Materializer{Config: repo.Config, Defs: repo.Defs, Offline: store, DB: db}

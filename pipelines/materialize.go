@@ -74,10 +74,17 @@ type Result struct {
 	Partitions  int       `json:"partitions"`
 	OnlineRows  int64     `json:"online_rows"`       // entities written to the online store
 	Skipped     string    `json:"skipped,omitempty"` // why nothing was done
+	// OnlineSkipped says why the online store was not written although
+	// the view is online.
+	OnlineSkipped string `json:"online_skipped,omitempty"`
 	// Violations are the data-quality expectations the rows broke.
 	Violations []offline.Violation `json:"violations,omitempty"`
 	Seconds    float64             `json:"seconds"`
 }
+
+// NotServedOnline is why a view with window aggregations is written to the
+// offline store only: its tiles are not written online yet.
+const NotServedOnline = "window aggregations are not served online yet"
 
 // ErrExpectations is returned by a strict run whose rows break the view's
 // data-quality expectations.
@@ -231,7 +238,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	if v.SQL != "" {
 		input = "the result of sql"
 	}
-	if probs := m.Defs.CheckViewColumns(v, cols, input); len(probs) > 0 {
+	if probs := m.Defs.CheckViewColumns(rowsOf(v), cols, input); len(probs) > 0 {
 		return res, fmt.Errorf("materialize: %w", probs)
 	}
 	keys := m.Defs.JoinKeys(v)
@@ -239,6 +246,10 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	created := ""
 	if c := m.Defs.Source(v.Source).CreatedTimestampField; c != "" && hasColumn(cols, c) {
 		created = c
+	}
+	stored, err := storedFields(v, keys, ts, created, cols, input)
+	if err != nil {
+		return res, fmt.Errorf("materialize: %w", err)
 	}
 	var sel, keyNames, nullCheck []string
 	for _, k := range keys {
@@ -251,7 +262,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	if created != "" {
 		sel = append(sel, fmt.Sprintf("CAST(%s AS TIMESTAMPTZ) AS %[1]s", duck.Ident(created)))
 	}
-	for _, f := range v.Features {
+	for _, f := range stored {
 		sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(f.Name), duck.TypeName(f.Type)))
 	}
 	m.report(Progress{View: v.Name, Phase: PhaseComputing})
@@ -299,7 +310,10 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	}
 	res.RowsWritten = total
 	res.Partitions = snap.LastRun.Partitions
-	if m.Online != nil && v.Online {
+	switch {
+	case m.Online != nil && v.Online && v.Aggregated():
+		res.OnlineSkipped = NotServedOnline
+	case m.Online != nil && v.Online:
 		if res.OnlineRows, err = m.writeOnline(ctx, conn, v, keyNames, ts, created); err != nil {
 			return res, fmt.Errorf("feature view %q: the offline history is committed, but writing the online store failed (run again to finish): %w", v.Name, err)
 		}
@@ -498,6 +512,44 @@ func (m *Materializer) report(p Progress) {
 	if m.Progress != nil {
 		m.Progress(p)
 	}
+}
+
+// rowsOf returns the view whose input columns v's rows need, for checking
+// them: v itself, or for a view with window aggregations, v without the
+// features its aggregations compute, which are no input columns.
+func rowsOf(v *registry.FeatureView) *registry.FeatureView {
+	if !v.Aggregated() {
+		return v
+	}
+	rows := *v
+	rows.Features = nil
+	return &rows
+}
+
+// storedFields returns the columns the offline store keeps of v's rows
+// besides its join keys and times: a plain view's features; for a view
+// with window aggregations, every other column an aggregation reads, typed
+// as the input cols has it, from which export computes the windows.
+func storedFields(v *registry.FeatureView, keys []registry.Field, ts, created string, cols []registry.Column, input string) ([]registry.Field, error) {
+	if !v.Aggregated() {
+		return v.Features, nil
+	}
+	var out []registry.Field
+	for _, a := range v.Aggregations {
+		isKey := slices.ContainsFunc(keys, func(k registry.Field) bool { return k.Name == a.Column })
+		if a.Column == "" || isKey || a.Column == ts || a.Column == created || slices.ContainsFunc(out, func(f registry.Field) bool { return f.Name == a.Column }) {
+			continue
+		}
+		i := slices.IndexFunc(cols, func(c registry.Column) bool { return c.Name == a.Column })
+		switch {
+		case i < 0:
+			return nil, fmt.Errorf("feature view %q: %s has no column %q, which its %s aggregation reads", v.Name, input, registry.Clip(a.Column), a.Function)
+		case !cols[i].Type.Valid():
+			return nil, fmt.Errorf("feature view %q: %s column %q is %s, which aggregations cannot read; cast it in the view's sql", v.Name, input, registry.Clip(a.Column), cols[i].DBType)
+		}
+		out = append(out, registry.Field{Name: a.Column, Type: cols[i].Type})
+	}
+	return out, nil
 }
 
 func hasColumn(cols []registry.Column, name string) bool {

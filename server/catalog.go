@@ -146,6 +146,9 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 		if !v.Online {
 			return nil, fmt.Errorf("%w: feature view %q has online: false", errOffline, v.Name)
 		}
+		if v.Aggregated() {
+			return nil, fmt.Errorf("%w: feature view %q has window aggregations, which are not served online yet", errOffline, v.Name)
+		}
 		p.views = append(p.views, vi)
 		idx := make([]int, len(vi.keys))
 		for i, k := range vi.keys {

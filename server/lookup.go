@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -184,6 +185,9 @@ func (s *Server) resolve(cat *catalog, req *almanacv1.GetOnlineFeaturesRequest) 
 		return p, nil
 	case *almanacv1.GetOnlineFeaturesRequest_Features:
 		p, err := cat.planFor(k.Features.GetVal())
+		if errors.Is(err, errOffline) {
+			return nil, status.Error(codes.FailedPrecondition, err.Error())
+		}
 		if err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}

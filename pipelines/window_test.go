@@ -1,0 +1,109 @@
+package pipelines
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/almanac-fs/almanac/offline"
+	"github.com/almanac-fs/almanac/registry"
+)
+
+// windowRepo has a view over trips whose row-level SQL drops negative fares
+// and derives a column; the test makes it an aggregated view.
+const windowRepo = `
+kind: Entity
+name: driver
+join_keys: [{name: driver_id, type: int64}]
+---
+kind: Source
+name: trips
+format: parquet
+path: data/*.parquet
+timestamp_field: event_ts
+created_timestamp_field: created_ts
+---
+kind: FeatureView
+name: trip_windows
+entities: [driver]
+source: trips
+sql: SELECT driver_id, event_ts, created_ts, fare, fare * 2 AS double_fare FROM source WHERE coalesce(fare, 0) >= 0
+features:
+  - {name: fare, type: int64}
+  - {name: double_fare, type: int64}
+`
+
+// windowTrips are the trips of windowRepo: the note and the row with a
+// negative fare never reach the view's rows.
+const windowTrips = `SELECT * FROM (VALUES
+  (1, TIMESTAMPTZ '2024-05-01 10:00:00+00', TIMESTAMPTZ '2024-05-01 10:01:00+00', 5, 'a'),
+  (1, TIMESTAMPTZ '2024-05-01 11:00:00+00', NULL, -1, 'b'),
+  (2, TIMESTAMPTZ '2024-05-02 09:00:00+00', TIMESTAMPTZ '2024-05-02 09:00:00+00', NULL, 'c')
+) AS t(driver_id, event_ts, created_ts, fare, note)`
+
+// aggregateView makes v an aggregated view of aggs, as the definitions'
+// decoder does, typing their columns by v's join keys and features.
+func aggregateView(t *testing.T, defs *registry.Definitions, v *registry.FeatureView, aggs ...registry.Aggregation) {
+	t.Helper()
+	types := map[string]registry.Type{}
+	for _, f := range append(defs.JoinKeys(v), v.Features...) {
+		types[f.Name] = f.Type
+	}
+	v.Aggregations, v.Features = aggs, nil
+	for i, a := range aggs {
+		wfs, err := a.Features(i, types[a.Column], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, wf := range wfs {
+			v.Windows, v.Features = append(v.Windows, wf), append(v.Features, wf.Field)
+		}
+	}
+}
+
+// TestMaterializeAggregatedView checks that an aggregated view's offline
+// history holds its rows after its SQL, with the columns its aggregations
+// read and no feature values, that materializing again gives the same
+// store, and that its online write is skipped, saying why.
+func TestMaterializeAggregatedView(t *testing.T) {
+	dir := writeRepo(t, windowRepo, map[string]string{"data/trips.parquet": windowTrips})
+	m := newMaterializer(t, dir, filepath.Join(t.TempDir(), "offline"))
+	m.Online = onlineStores[0].open(t, m.Config.Project)
+	defer m.Online.Close()
+	v := m.Defs.View("trip_windows")
+	aggregateView(t, m.Defs, v,
+		registry.Aggregation{Function: registry.AggCount, Windows: []time.Duration{time.Hour}},
+		registry.Aggregation{Function: registry.AggSum, Column: "double_fare", Windows: []time.Duration{time.Hour, 24 * time.Hour}},
+		registry.Aggregation{Function: registry.AggLast, Column: "fare"},
+		registry.Aggregation{Function: registry.AggMax, Column: "driver_id"},
+	)
+	start, end := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 3, 0, 0, 0, 0, time.UTC)
+	want := map[string]viewState{"trip_windows": {
+		Partitions: map[string][]string{
+			"2024-05-01": {"created_ts=2024-05-01T10:01:00Z double_fare=10 driver_id=1 event_ts=2024-05-01T10:00:00Z fare=5"},
+			"2024-05-02": {"created_ts=2024-05-02T09:00:00Z double_fare=<nil> driver_id=2 event_ts=2024-05-02T09:00:00Z fare=<nil>"},
+		},
+		Recorded:     map[string]int64{"2024-05-01": 1, "2024-05-02": 1},
+		Materialized: []offline.Interval{{Start: start, End: end}},
+	}}
+	for _, run := range []string{"once", "twice"} {
+		t.Run(run, func(t *testing.T) {
+			res, err := m.Run(t.Context(), []*registry.FeatureView{v}, start, end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := res[0].OnlineSkipped, NotServedOnline; got != want {
+				t.Errorf("OnlineSkipped = %q, want %q", got, want)
+			}
+			if got := res[0].OnlineRows; got != 0 {
+				t.Errorf("OnlineRows = %d, want 0", got)
+			}
+			if got := res[0].RowsWritten; got != 2 {
+				t.Errorf("RowsWritten = %d, want 2", got)
+			}
+			if d := diffStates(storeState(t, m), want); d != "" {
+				t.Error(d)
+			}
+		})
+	}
+}
