@@ -3,6 +3,7 @@ package values
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -56,7 +57,7 @@ func convert(from *Kind, p Payload, to *Kind) (v *almanacv1.Value, err error, ok
 		return nil, nil, false
 	}
 	v = &almanacv1.Value{}
-	to.set(v, out)
+	Set(v, to.Scalar, out)
 	return v, nil, true
 }
 
@@ -153,7 +154,10 @@ func Of(x any) (*almanacv1.Value, bool) {
 		}
 	}
 	v := goScalar(x)
-	return v, v != nil
+	if v == nil || reflect.TypeOf(Go(v)) != reflect.TypeOf(x) {
+		return nil, false // int8 and other types Go does not return
+	}
+	return v, true
 }
 
 // Int32 returns an int32 value.
