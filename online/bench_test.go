@@ -66,15 +66,20 @@ func BenchmarkAppendRecordGo(b *testing.B) {
 	}
 }
 
+// encoded returns the codec of view and its record of values.
+func encoded(b *testing.B, view *online.View, values []*almanacv1.Value) (*online.Codec, string) {
+	c := online.NewCodec(view)
+	rec, err := c.AppendRecord(nil, t0, values)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, string(rec)
+}
+
 func BenchmarkDecode(b *testing.B) {
 	for _, s := range codecShapes() {
 		b.Run(s.name, func(b *testing.B) {
-			c := online.NewCodec(s.view)
-			b0, err := c.AppendRecord(nil, t0, s.values)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rec := string(b0)
+			c, rec := encoded(b, s.view, s.values)
 			var d online.Decoder
 			if _, err := d.Decode(c, rec); err != nil {
 				b.Fatal(err)
@@ -95,12 +100,7 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkTranscode(b *testing.B) {
 	for _, s := range codecShapes() {
 		b.Run(s.name, func(b *testing.B) {
-			c := online.NewCodec(s.view)
-			b0, err := c.AppendRecord(nil, t0, s.values)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rec := string(b0)
+			c, rec := encoded(b, s.view, s.values)
 			ends := make([]int, len(s.values))
 			dst, found, _, err := c.Transcode(nil, rec, ends)
 			if err != nil || !found {

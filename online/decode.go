@@ -146,42 +146,30 @@ func (r *reader) list(v *almanacv1.Value, col *column) {
 	var l values.List
 	switch col.rep {
 	case values.RepInt32:
-		l.Int32s = make([]int32, n)
-		for i := range n {
-			l.Int32s[i] = r.int32()
-		}
+		l.Int32s = readAll(n, r.int32)
 	case values.RepInt64:
-		l.Int64s = make([]int64, n)
-		for i := range n {
-			l.Int64s[i] = r.varint()
-		}
+		l.Int64s = readAll(n, r.varint)
 	case values.RepFloat32:
-		l.Float32s = make([]float32, n)
-		for i := range n {
-			l.Float32s[i] = math.Float32frombits(r.bits32())
-		}
+		l.Float32s = readAll(n, func() float32 { return math.Float32frombits(r.bits32()) })
 	case values.RepFloat64:
-		l.Float64s = make([]float64, n)
-		for i := range n {
-			l.Float64s[i] = math.Float64frombits(r.bits64())
-		}
+		l.Float64s = readAll(n, func() float64 { return math.Float64frombits(r.bits64()) })
 	case values.RepBool:
-		l.Bools = make([]bool, n)
-		for i := range n {
-			l.Bools[i] = r.bool()
-		}
+		l.Bools = readAll(n, r.bool)
 	case values.RepString:
-		l.Strings = make([]string, n)
-		for i := range n {
-			l.Strings[i] = r.string()
-		}
+		l.Strings = readAll(n, r.string)
 	case values.RepBytes:
-		l.Bytes = make([][]byte, n)
-		for i := range n {
-			l.Bytes[i] = r.bytes()
-		}
+		l.Bytes = readAll(n, r.bytes)
 	}
-	col.kind.SetList(v, &l)
+	col.kind.SetList(v, l)
+}
+
+// readAll returns n elements, each read by read.
+func readAll[T any](n int, read func() T) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = read()
+	}
+	return out
 }
 
 // count reads a list length whose elements take at least size bytes each,

@@ -68,12 +68,12 @@ type Kind struct {
 	goList   func(v *almanacv1.Value) any
 	wrapList func(x any) (*almanacv1.Value, bool)
 	// setList is SetList.
-	setList func(v *almanacv1.Value, l *List)
+	setList func(v *almanacv1.Value, l List)
 }
 
 // SetList sets v to a list of the kind whose elements are in the field of
 // l for the kind's Rep.
-func (k *Kind) SetList(v *almanacv1.Value, l *List) { k.setList(v, l) }
+func (k *Kind) SetList(v *almanacv1.Value, l List) { k.setList(v, l) }
 
 // MinSize is the least number of bytes a value of representation rep takes
 // in an online record.
@@ -112,7 +112,7 @@ var kinds = [...]Kind{
 			}
 			return &almanacv1.Value{Val: &almanacv1.Value_Int32ListVal{Int32ListVal: &almanacv1.Int32List{Val: l}}}, true
 		},
-		setList: func(v *almanacv1.Value, l *List) {
+		setList: func(v *almanacv1.Value, l List) {
 			v.Val = &almanacv1.Value_Int32ListVal{Int32ListVal: &almanacv1.Int32List{Val: l.Int32s}}
 		},
 	},
@@ -131,7 +131,7 @@ var kinds = [...]Kind{
 			}
 			return &almanacv1.Value{Val: &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: l}}}, true
 		},
-		setList: func(v *almanacv1.Value, l *List) {
+		setList: func(v *almanacv1.Value, l List) {
 			v.Val = &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: l.Int64s}}
 		},
 	},
@@ -150,7 +150,7 @@ var kinds = [...]Kind{
 			}
 			return &almanacv1.Value{Val: &almanacv1.Value_FloatListVal{FloatListVal: &almanacv1.FloatList{Val: l}}}, true
 		},
-		setList: func(v *almanacv1.Value, l *List) {
+		setList: func(v *almanacv1.Value, l List) {
 			v.Val = &almanacv1.Value_FloatListVal{FloatListVal: &almanacv1.FloatList{Val: l.Float32s}}
 		},
 	},
@@ -169,7 +169,7 @@ var kinds = [...]Kind{
 			}
 			return &almanacv1.Value{Val: &almanacv1.Value_DoubleListVal{DoubleListVal: &almanacv1.DoubleList{Val: l}}}, true
 		},
-		setList: func(v *almanacv1.Value, l *List) {
+		setList: func(v *almanacv1.Value, l List) {
 			v.Val = &almanacv1.Value_DoubleListVal{DoubleListVal: &almanacv1.DoubleList{Val: l.Float64s}}
 		},
 	},
@@ -188,7 +188,7 @@ var kinds = [...]Kind{
 			}
 			return &almanacv1.Value{Val: &almanacv1.Value_BoolListVal{BoolListVal: &almanacv1.BoolList{Val: l}}}, true
 		},
-		setList: func(v *almanacv1.Value, l *List) {
+		setList: func(v *almanacv1.Value, l List) {
 			v.Val = &almanacv1.Value_BoolListVal{BoolListVal: &almanacv1.BoolList{Val: l.Bools}}
 		},
 	},
@@ -204,7 +204,7 @@ var kinds = [...]Kind{
 			}
 			return &almanacv1.Value{Val: &almanacv1.Value_StringListVal{StringListVal: &almanacv1.StringList{Val: l}}}, true
 		},
-		setList: func(v *almanacv1.Value, l *List) {
+		setList: func(v *almanacv1.Value, l List) {
 			v.Val = &almanacv1.Value_StringListVal{StringListVal: &almanacv1.StringList{Val: l.Strings}}
 		},
 	},
@@ -220,7 +220,7 @@ var kinds = [...]Kind{
 			}
 			return &almanacv1.Value{Val: &almanacv1.Value_BytesListVal{BytesListVal: &almanacv1.BytesList{Val: l}}}, true
 		},
-		setList: func(v *almanacv1.Value, l *List) {
+		setList: func(v *almanacv1.Value, l List) {
 			v.Val = &almanacv1.Value_BytesListVal{BytesListVal: &almanacv1.BytesList{Val: l.Bytes}}
 		},
 	},
@@ -252,7 +252,7 @@ var kinds = [...]Kind{
 			}
 			return &almanacv1.Value{Val: &almanacv1.Value_UnixTimestampListVal{UnixTimestampListVal: &almanacv1.Int64List{Val: ms}}}, true
 		},
-		setList: func(v *almanacv1.Value, l *List) {
+		setList: func(v *almanacv1.Value, l List) {
 			v.Val = &almanacv1.Value_UnixTimestampListVal{UnixTimestampListVal: &almanacv1.Int64List{Val: l.Int64s}}
 		},
 	},

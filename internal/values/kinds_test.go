@@ -30,7 +30,7 @@ func TestKindsCoverTheWire(t *testing.T) {
 			seen[c.num] = true
 			v := &almanacv1.Value{}
 			if c.want.List {
-				k.SetList(v, &List{})
+				k.SetList(v, List{})
 			} else {
 				Set(v, k.Scalar, Payload{})
 			}

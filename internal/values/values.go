@@ -231,7 +231,7 @@ func FromGo(x any, t registry.Type) (*almanacv1.Value, error) {
 		return nil, err
 	}
 	v := &almanacv1.Value{}
-	k.SetList(v, &l)
+	k.SetList(v, l)
 	return v, nil
 }
 
