@@ -737,13 +737,13 @@ func setScalar(dst *parquet.Value, v *almanacv1.Value, t registry.Scalar) bool {
 	if vt.List || vt.Elem != t || t == registry.Invalid {
 		return false
 	}
-	*dst = parquetValue(values.KindOf(t).Rep, p)
+	*dst = parquetValue(values.KindOf(t).Rep, v, p)
 	return true
 }
 
-// parquetValue is the Parquet value of a scalar of representation rep
+// parquetValue is the Parquet value of v, a scalar of representation rep
 // whose payload is p.
-func parquetValue(rep values.Rep, p values.Payload) parquet.Value {
+func parquetValue(rep values.Rep, v *almanacv1.Value, p values.Payload) parquet.Value {
 	switch rep {
 	case values.RepInt32:
 		return parquet.Int32Value(int32(p.N))
@@ -758,7 +758,7 @@ func parquetValue(rep values.Rep, p values.Payload) parquet.Value {
 	case values.RepString:
 		return stringValue(p.S)
 	}
-	return parquet.ByteArrayValue(p.B)
+	return parquet.ByteArrayValue(v.GetBytesVal())
 }
 
 // setCoerced sets *dst to the Parquet value of v, a non-null value that
@@ -787,7 +787,7 @@ func appendList(dst []parquet.Value, v *almanacv1.Value, t registry.Type, col in
 		return dst, fmt.Errorf("cannot log %s", values.Describe(v))
 	}
 	start := len(dst)
-	l, _ := values.Elems(v)
+	l, _ := values.Elems(v, k.Rep)
 	switch k.Rep {
 	case values.RepInt32:
 		for _, e := range l.Int32s {

@@ -227,33 +227,30 @@ func appendValue(dst []byte, col *column, v *almanacv1.Value) ([]byte, error) {
 	case t.List:
 		return appendList(dst, col.rep, v)
 	}
-	return appendPayload(dst, col.rep, p)
-}
-
-// appendPayload appends the encoding of a scalar of representation rep.
-func appendPayload(dst []byte, rep values.Rep, p values.Payload) ([]byte, error) {
-	switch rep {
+	switch col.rep {
 	case values.RepInt32, values.RepInt64:
-		return binary.AppendVarint(dst, int64(p.N)), nil
+		dst = binary.AppendVarint(dst, int64(p.N))
 	case values.RepFloat32:
-		return binary.LittleEndian.AppendUint32(dst, uint32(p.N)), nil
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(p.N))
 	case values.RepFloat64:
-		return binary.LittleEndian.AppendUint64(dst, p.N), nil
+		dst = binary.LittleEndian.AppendUint64(dst, p.N)
 	case values.RepBool:
-		return append(dst, byte(p.N)), nil
+		dst = append(dst, byte(p.N))
 	case values.RepString:
 		if !utf8.ValidString(p.S) {
 			return dst, fmt.Errorf("string is not valid UTF-8")
 		}
-		return appendString(dst, p.S), nil
+		dst = appendString(dst, p.S)
+	case values.RepBytes:
+		dst = appendString(dst, v.GetBytesVal())
 	}
-	return appendString(dst, p.B), nil
+	return dst, nil
 }
 
 // appendList appends the encoding of v, a list of elements of
 // representation rep: their count, then each element.
 func appendList(dst []byte, rep values.Rep, v *almanacv1.Value) ([]byte, error) {
-	l, n := values.Elems(v)
+	l, n := values.Elems(v, rep)
 	dst = binary.AppendUvarint(dst, uint64(n))
 	switch rep {
 	case values.RepInt32:

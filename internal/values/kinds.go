@@ -89,11 +89,12 @@ func (rep Rep) MinSize() int {
 
 // Payload is the content of a scalar value, in the field of its Rep: N for
 // integers and timestamps (as int64 bits), floats (their IEEE 754 bits) and
-// bools (0 or 1), S for strings, B for bytes.
+// bools (0 or 1), S for strings. Bytes are not copied into a Payload: read
+// them with GetBytesVal. A Payload is two words, which Unpack returns in
+// registers.
 type Payload struct {
 	N uint64
 	S string
-	B []byte
 }
 
 var kinds = [...]Kind{
@@ -211,7 +212,7 @@ var kinds = [...]Kind{
 	registry.Bytes: {
 		Field: 1, ListField: 11, Rep: RepBytes, DuckDB: "BLOB",
 		Parse:  func(s string) (*almanacv1.Value, error) { return Bytes([]byte(s)), nil },
-		set:    func(v *almanacv1.Value, p Payload) { v.Val = &almanacv1.Value_BytesVal{BytesVal: p.B} },
+		set:    func(v *almanacv1.Value, p Payload) { v.Val = &almanacv1.Value_BytesVal{BytesVal: []byte(p.S)} },
 		goList: func(v *almanacv1.Value) any { return v.GetBytesListVal().GetVal() },
 		wrapList: func(x any) (*almanacv1.Value, bool) {
 			l, ok := x.([][]byte)
@@ -299,7 +300,7 @@ func Unpack(v *almanacv1.Value) (registry.Type, Payload) {
 	case *almanacv1.Value_StringVal:
 		return registry.TypeString, Payload{S: x.StringVal}
 	case *almanacv1.Value_BytesVal:
-		return registry.TypeBytes, Payload{B: x.BytesVal}
+		return registry.TypeBytes, Payload{}
 	case *almanacv1.Value_UnixTimestampVal:
 		return registry.TypeTimestamp, Payload{N: uint64(x.UnixTimestampVal)}
 	case *almanacv1.Value_Int32ListVal:
@@ -340,8 +341,9 @@ type List struct {
 	Bytes    [][]byte
 }
 
-// Append appends an element of representation rep whose payload is p.
-func (l *List) Append(rep Rep, p Payload) {
+// Append appends e, an element of representation rep.
+func (l *List) Append(rep Rep, e *almanacv1.Value) {
+	_, p := Unpack(e)
 	switch rep {
 	case RepInt32:
 		l.Int32s = append(l.Int32s, int32(p.N))
@@ -356,24 +358,37 @@ func (l *List) Append(rep Rep, p Payload) {
 	case RepString:
 		l.Strings = append(l.Strings, p.S)
 	case RepBytes:
-		l.Bytes = append(l.Bytes, p.B)
+		l.Bytes = append(l.Bytes, e.GetBytesVal())
 	}
 }
 
-// Elems returns the elements of v, a list value, and their count.
-func Elems(v *almanacv1.Value) (l List, n int) {
-	l = List{
-		Int32s:   v.GetInt32ListVal().GetVal(),
-		Float32s: v.GetFloatListVal().GetVal(),
-		Float64s: v.GetDoubleListVal().GetVal(),
-		Bools:    v.GetBoolListVal().GetVal(),
-		Strings:  v.GetStringListVal().GetVal(),
-		Bytes:    v.GetBytesListVal().GetVal(),
+// Elems returns the elements of v, a list of representation rep, and their
+// count.
+func Elems(v *almanacv1.Value, rep Rep) (l List, n int) {
+	switch rep {
+	case RepInt32:
+		l.Int32s = v.GetInt32ListVal().GetVal()
+		return l, len(l.Int32s)
+	case RepInt64:
+		if ms := v.GetUnixTimestampListVal(); ms != nil {
+			l.Int64s = ms.GetVal()
+		} else {
+			l.Int64s = v.GetInt64ListVal().GetVal()
+		}
+		return l, len(l.Int64s)
+	case RepFloat32:
+		l.Float32s = v.GetFloatListVal().GetVal()
+		return l, len(l.Float32s)
+	case RepFloat64:
+		l.Float64s = v.GetDoubleListVal().GetVal()
+		return l, len(l.Float64s)
+	case RepBool:
+		l.Bools = v.GetBoolListVal().GetVal()
+		return l, len(l.Bools)
+	case RepString:
+		l.Strings = v.GetStringListVal().GetVal()
+		return l, len(l.Strings)
 	}
-	if ms := v.GetUnixTimestampListVal(); ms != nil {
-		l.Int64s = ms.GetVal()
-	} else {
-		l.Int64s = v.GetInt64ListVal().GetVal()
-	}
-	return l, len(l.Int32s) + len(l.Int64s) + len(l.Float32s) + len(l.Float64s) + len(l.Bools) + len(l.Strings) + len(l.Bytes)
+	l.Bytes = v.GetBytesListVal().GetVal()
+	return l, len(l.Bytes)
 }

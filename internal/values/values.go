@@ -97,7 +97,7 @@ func Describe(v *almanacv1.Value) string {
 	case k.Millis:
 		return t.String() + " " + time.UnixMilli(int64(p.N)).UTC().Format(time.RFC3339Nano)
 	}
-	return fmt.Sprintf("%s %v", t, k.Go(p))
+	return fmt.Sprintf("%s %v", t, k.goOf(v, p))
 }
 
 // Time returns the time of a timestamp value, which must be one.
@@ -116,11 +116,11 @@ func Go(v *almanacv1.Value) any {
 	case t.List:
 		return kinds[t.Elem].goList(v)
 	}
-	return kinds[t.Elem].Go(p)
+	return kinds[t.Elem].goOf(v, p)
 }
 
-// Go returns the Go value of a scalar of kind k whose payload is p.
-func (k *Kind) Go(p Payload) any {
+// goOf returns the Go value of v, a scalar of kind k whose payload is p.
+func (k *Kind) goOf(v *almanacv1.Value, p Payload) any {
 	switch k.Rep {
 	case RepInt32:
 		return int32(p.N)
@@ -138,7 +138,7 @@ func (k *Kind) Go(p Payload) any {
 	case RepString:
 		return p.S
 	}
-	return p.B
+	return v.GetBytesVal()
 }
 
 // Of returns the wire value of x, which has the Go type Go returns for
@@ -223,10 +223,7 @@ func FromGo(x any, t registry.Type) (*almanacv1.Value, error) {
 		return nil, fmt.Errorf("unknown type %s", t)
 	}
 	var l List
-	err := eachElem(elems, t.Elem, func(e *almanacv1.Value) {
-		_, p := Unpack(e)
-		l.Append(k.Rep, p)
-	})
+	err := eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Append(k.Rep, e) })
 	if err != nil {
 		return nil, err
 	}
