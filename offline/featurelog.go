@@ -787,34 +787,33 @@ func appendList(dst []parquet.Value, v *almanacv1.Value, t registry.Type, col in
 		return dst, fmt.Errorf("cannot log %s", values.Describe(v))
 	}
 	start := len(dst)
-	l, _ := values.Elems(v, k.Rep)
 	switch k.Rep {
 	case values.RepInt32:
-		for _, e := range l.Int32s {
+		for _, e := range values.Int32s(v) {
 			dst = append(dst, parquet.Int32Value(e))
 		}
 	case values.RepInt64:
-		for _, e := range l.Int64s {
+		for _, e := range values.Int64s(v) {
 			dst = append(dst, parquet.Int64Value(e))
 		}
 	case values.RepFloat32:
-		for _, e := range l.Float32s {
+		for _, e := range values.Float32s(v) {
 			dst = append(dst, parquet.FloatValue(e))
 		}
 	case values.RepFloat64:
-		for _, e := range l.Float64s {
+		for _, e := range values.Float64s(v) {
 			dst = append(dst, parquet.DoubleValue(e))
 		}
 	case values.RepBool:
-		for _, e := range l.Bools {
+		for _, e := range values.Bools(v) {
 			dst = append(dst, parquet.BooleanValue(e))
 		}
 	case values.RepString:
-		for _, e := range l.Strings {
+		for _, e := range values.Strings(v) {
 			dst = append(dst, stringValue(e))
 		}
 	case values.RepBytes:
-		for _, e := range l.Bytes {
+		for _, e := range values.ByteStrings(v) {
 			dst = append(dst, parquet.ByteArrayValue(e))
 		}
 	}

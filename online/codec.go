@@ -220,29 +220,53 @@ func Replaces(rec, old []byte) bool {
 // appendValue appends the untagged encoding of v, which is not null, as a
 // value of column col.
 func appendValue(dst []byte, col *column, v *almanacv1.Value) ([]byte, error) {
-	t, p := values.Unpack(v)
+	ok := false
 	switch {
-	case t != col.t || col.kind == nil:
-		return dst, fmt.Errorf("value is %s, want %s", values.Describe(v), col.t)
-	case t.List:
-		return appendList(dst, col.rep, v)
-	}
-	switch col.rep {
-	case values.RepInt32, values.RepInt64:
-		dst = binary.AppendVarint(dst, int64(p.N))
-	case values.RepFloat32:
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(p.N))
-	case values.RepFloat64:
-		dst = binary.LittleEndian.AppendUint64(dst, p.N)
-	case values.RepBool:
-		dst = append(dst, byte(p.N))
-	case values.RepString:
-		if !utf8.ValidString(p.S) {
-			return dst, fmt.Errorf("string is not valid UTF-8")
+	case col.t.List:
+		if ok = values.TypeOf(v) == col.t; ok {
+			return appendList(dst, col.rep, v)
 		}
-		dst = appendString(dst, p.S)
-	case values.RepBytes:
-		dst = appendString(dst, v.GetBytesVal())
+	case col.rep == values.RepInt32:
+		var x int32
+		if x, ok = values.Int32Of(v); ok {
+			dst = binary.AppendVarint(dst, int64(x))
+		}
+	case col.rep == values.RepInt64:
+		var x int64
+		if x, ok = values.Int64Of(v, col.millis); ok {
+			dst = binary.AppendVarint(dst, x)
+		}
+	case col.rep == values.RepFloat32:
+		var x float32
+		if x, ok = values.Float32Of(v); ok {
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(x))
+		}
+	case col.rep == values.RepFloat64:
+		var x float64
+		if x, ok = values.Float64Of(v); ok {
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(x))
+		}
+	case col.rep == values.RepBool:
+		var x bool
+		if x, ok = values.BoolOf(v); ok {
+			dst = appendBool(dst, x)
+		}
+	case col.rep == values.RepString:
+		var x string
+		if x, ok = values.StringOf(v); ok {
+			if !utf8.ValidString(x) {
+				return dst, fmt.Errorf("string is not valid UTF-8")
+			}
+			dst = appendString(dst, x)
+		}
+	case col.rep == values.RepBytes:
+		var x []byte
+		if x, ok = values.BytesOf(v); ok {
+			dst = appendString(dst, x)
+		}
+	}
+	if !ok {
+		return dst, fmt.Errorf("value is %s, want %s", values.Describe(v), col.t)
 	}
 	return dst, nil
 }
@@ -250,38 +274,50 @@ func appendValue(dst []byte, col *column, v *almanacv1.Value) ([]byte, error) {
 // appendList appends the encoding of v, a list of elements of
 // representation rep: their count, then each element.
 func appendList(dst []byte, rep values.Rep, v *almanacv1.Value) ([]byte, error) {
-	l, n := values.Elems(v, rep)
-	dst = binary.AppendUvarint(dst, uint64(n))
 	switch rep {
 	case values.RepInt32:
-		for _, e := range l.Int32s {
+		l := values.Int32s(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
 			dst = binary.AppendVarint(dst, int64(e))
 		}
 	case values.RepInt64:
-		for _, e := range l.Int64s {
+		l := values.Int64s(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
 			dst = binary.AppendVarint(dst, e)
 		}
 	case values.RepFloat32:
-		for _, e := range l.Float32s {
+		l := values.Float32s(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
 			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(e))
 		}
 	case values.RepFloat64:
-		for _, e := range l.Float64s {
+		l := values.Float64s(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
 			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(e))
 		}
 	case values.RepBool:
-		for _, e := range l.Bools {
+		l := values.Bools(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
 			dst = appendBool(dst, e)
 		}
 	case values.RepString:
-		for j, e := range l.Strings {
+		l := values.Strings(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for j, e := range l {
 			if !utf8.ValidString(e) {
 				return dst, fmt.Errorf("element %d: string is not valid UTF-8", j)
 			}
 			dst = appendString(dst, e)
 		}
 	case values.RepBytes:
-		for _, e := range l.Bytes {
+		l := values.ByteStrings(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
 			dst = appendString(dst, e)
 		}
 	}

@@ -362,33 +362,94 @@ func (l *List) Append(rep Rep, e *almanacv1.Value) {
 	}
 }
 
-// Elems returns the elements of v, a list of representation rep, and their
-// count.
-func Elems(v *almanacv1.Value, rep Rep) (l List, n int) {
-	switch rep {
-	case RepInt32:
-		l.Int32s = v.GetInt32ListVal().GetVal()
-		return l, len(l.Int32s)
-	case RepInt64:
-		if ms := v.GetUnixTimestampListVal(); ms != nil {
-			l.Int64s = ms.GetVal()
-		} else {
-			l.Int64s = v.GetInt64ListVal().GetVal()
-		}
-		return l, len(l.Int64s)
-	case RepFloat32:
-		l.Float32s = v.GetFloatListVal().GetVal()
-		return l, len(l.Float32s)
-	case RepFloat64:
-		l.Float64s = v.GetDoubleListVal().GetVal()
-		return l, len(l.Float64s)
-	case RepBool:
-		l.Bools = v.GetBoolListVal().GetVal()
-		return l, len(l.Bools)
-	case RepString:
-		l.Strings = v.GetStringListVal().GetVal()
-		return l, len(l.Strings)
+// The scalar getters return the payload of v, by Rep, and report whether v
+// is a scalar of that Rep (with Int64, a timestamp when millis is set, else
+// an int64). They are small enough to inline, for loops over many values.
+
+// Int32Of returns v's int32.
+func Int32Of(v *almanacv1.Value) (int32, bool) {
+	if x, ok := v.GetVal().(*almanacv1.Value_Int32Val); ok {
+		return x.Int32Val, true
 	}
-	l.Bytes = v.GetBytesListVal().GetVal()
-	return l, len(l.Bytes)
+	return 0, false
 }
+
+// Int64Of returns v's int64, or its timestamp in ms when millis is set.
+func Int64Of(v *almanacv1.Value, millis bool) (int64, bool) {
+	if millis {
+		if x, ok := v.GetVal().(*almanacv1.Value_UnixTimestampVal); ok {
+			return x.UnixTimestampVal, true
+		}
+		return 0, false
+	}
+	if x, ok := v.GetVal().(*almanacv1.Value_Int64Val); ok {
+		return x.Int64Val, true
+	}
+	return 0, false
+}
+
+// Float32Of returns v's float32.
+func Float32Of(v *almanacv1.Value) (float32, bool) {
+	if x, ok := v.GetVal().(*almanacv1.Value_FloatVal); ok {
+		return x.FloatVal, true
+	}
+	return 0, false
+}
+
+// Float64Of returns v's float64.
+func Float64Of(v *almanacv1.Value) (float64, bool) {
+	if x, ok := v.GetVal().(*almanacv1.Value_DoubleVal); ok {
+		return x.DoubleVal, true
+	}
+	return 0, false
+}
+
+// BoolOf returns v's bool.
+func BoolOf(v *almanacv1.Value) (bool, bool) {
+	if x, ok := v.GetVal().(*almanacv1.Value_BoolVal); ok {
+		return x.BoolVal, true
+	}
+	return false, false
+}
+
+// StringOf returns v's string.
+func StringOf(v *almanacv1.Value) (string, bool) {
+	if x, ok := v.GetVal().(*almanacv1.Value_StringVal); ok {
+		return x.StringVal, true
+	}
+	return "", false
+}
+
+// BytesOf returns v's bytes.
+func BytesOf(v *almanacv1.Value) ([]byte, bool) {
+	if x, ok := v.GetVal().(*almanacv1.Value_BytesVal); ok {
+		return x.BytesVal, true
+	}
+	return nil, false
+}
+
+// Int32s returns the elements of v, a list of representation RepInt32.
+func Int32s(v *almanacv1.Value) []int32 { return v.GetInt32ListVal().GetVal() }
+
+// Int64s returns the elements of v, a list of representation RepInt64.
+func Int64s(v *almanacv1.Value) []int64 {
+	if ms := v.GetUnixTimestampListVal(); ms != nil {
+		return ms.GetVal()
+	}
+	return v.GetInt64ListVal().GetVal()
+}
+
+// Float32s returns the elements of v, a list of representation RepFloat32.
+func Float32s(v *almanacv1.Value) []float32 { return v.GetFloatListVal().GetVal() }
+
+// Float64s returns the elements of v, a list of representation RepFloat64.
+func Float64s(v *almanacv1.Value) []float64 { return v.GetDoubleListVal().GetVal() }
+
+// Bools returns the elements of v, a list of representation RepBool.
+func Bools(v *almanacv1.Value) []bool { return v.GetBoolListVal().GetVal() }
+
+// Strings returns the elements of v, a list of representation RepString.
+func Strings(v *almanacv1.Value) []string { return v.GetStringListVal().GetVal() }
+
+// ByteStrings returns the elements of v, a list of representation RepBytes.
+func ByteStrings(v *almanacv1.Value) [][]byte { return v.GetBytesListVal().GetVal() }
