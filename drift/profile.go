@@ -14,6 +14,7 @@ import (
 
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/fsutil"
+	valuetypes "github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/registry"
 )
 
@@ -99,13 +100,13 @@ type Column struct {
 // KindOf returns how features of type t are compared, or false when they
 // are not profiled (lists, bytes, timestamps).
 func KindOf(t registry.Type) (Kind, bool) {
-	if t.List {
+	k := valuetypes.KindOf(t.Elem)
+	switch {
+	case t.List || k == nil:
 		return "", false
-	}
-	switch t.Elem {
-	case registry.Int32, registry.Int64, registry.Float32, registry.Float64:
+	case k.Profile == valuetypes.Numeric:
 		return Numeric, true
-	case registry.String, registry.Bool:
+	case k.Profile == valuetypes.Categorical:
 		return Categorical, true
 	}
 	return "", false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -552,34 +553,36 @@ func logSchema(cols []LogColumn) (*parquet.Schema, error) {
 	return parquet.NewSchema("almanac_feature_log", g), nil
 }
 
-// valueNode is the Parquet node holding values of type t.
+// valueNode is the Parquet node holding values of type t: the physical
+// type of its kind's representation, a timestamp for values in ms.
 func valueNode(t registry.Type) (parquet.Node, error) {
-	var n parquet.Node
-	switch t.Elem {
-	case registry.Int32:
-		n = parquet.Leaf(parquet.Int32Type)
-	case registry.Int64:
-		n = parquet.Leaf(parquet.Int64Type)
-	case registry.Float32:
-		n = parquet.Leaf(parquet.FloatType)
-	case registry.Float64:
-		n = parquet.Leaf(parquet.DoubleType)
-	case registry.Bool:
-		n = parquet.Leaf(parquet.BooleanType)
-	case registry.String:
-		n = parquet.String()
-	case registry.Bytes:
-		n = parquet.Leaf(parquet.ByteArrayType)
-	case registry.Timestamp:
-		n = parquet.Timestamp(parquet.Millisecond)
-	default:
+	k := values.KindOf(t.Elem)
+	if k == nil {
 		return nil, fmt.Errorf("unknown type %s", t)
+	}
+	var n parquet.Node
+	switch {
+	case k.Millis:
+		n = parquet.Timestamp(parquet.Millisecond)
+	case k.Rep == values.RepInt32:
+		n = parquet.Leaf(parquet.Int32Type)
+	case k.Rep == values.RepInt64:
+		n = parquet.Leaf(parquet.Int64Type)
+	case k.Rep == values.RepFloat32:
+		n = parquet.Leaf(parquet.FloatType)
+	case k.Rep == values.RepFloat64:
+		n = parquet.Leaf(parquet.DoubleType)
+	case k.Rep == values.RepBool:
+		n = parquet.Leaf(parquet.BooleanType)
+	case k.Rep == values.RepString:
+		n = parquet.String()
+	default:
+		n = parquet.Leaf(parquet.ByteArrayType)
 	}
 	if t.List {
 		return parquet.List(n), nil
 	}
-	switch t.Elem {
-	case registry.Int32, registry.Int64, registry.Timestamp:
+	if k.Rep == values.RepInt32 || k.Rep == values.RepInt64 {
 		// Delta encoding packs integers into the bits their differences
 		// need, which leaves zstd a fraction of the bytes to compress: the
 		// log costs about a tenth less CPU (BenchmarkFeatureLogWrite) and
@@ -730,51 +733,32 @@ func (b *columnBuffer) build(e LogEntry) (int, error) {
 // setScalar sets *dst to the Parquet value of v, without levels, if v is a
 // scalar of type t, and reports whether it is.
 func setScalar(dst *parquet.Value, v *almanacv1.Value, t registry.Scalar) bool {
-	switch x := v.GetVal().(type) {
-	case *almanacv1.Value_Int32Val:
-		if t != registry.Int32 {
-			return false
-		}
-		*dst = parquet.Int32Value(x.Int32Val)
-	case *almanacv1.Value_Int64Val:
-		if t != registry.Int64 {
-			return false
-		}
-		*dst = parquet.Int64Value(x.Int64Val)
-	case *almanacv1.Value_FloatVal:
-		if t != registry.Float32 {
-			return false
-		}
-		*dst = parquet.FloatValue(x.FloatVal)
-	case *almanacv1.Value_DoubleVal:
-		if t != registry.Float64 {
-			return false
-		}
-		*dst = parquet.DoubleValue(x.DoubleVal)
-	case *almanacv1.Value_BoolVal:
-		if t != registry.Bool {
-			return false
-		}
-		*dst = parquet.BooleanValue(x.BoolVal)
-	case *almanacv1.Value_StringVal:
-		if t != registry.String {
-			return false
-		}
-		*dst = stringValue(x.StringVal)
-	case *almanacv1.Value_BytesVal:
-		if t != registry.Bytes {
-			return false
-		}
-		*dst = parquet.ByteArrayValue(x.BytesVal)
-	case *almanacv1.Value_UnixTimestampVal:
-		if t != registry.Timestamp {
-			return false
-		}
-		*dst = parquet.Int64Value(x.UnixTimestampVal)
-	default:
+	vt, p := values.Unpack(v)
+	if vt.List || vt.Elem != t || t == registry.Invalid {
 		return false
 	}
+	*dst = parquetValue(values.KindOf(t).Rep, v, p)
 	return true
+}
+
+// parquetValue is the Parquet value of v, a scalar of representation rep
+// whose payload is p.
+func parquetValue(rep values.Rep, v *almanacv1.Value, p values.Payload) parquet.Value {
+	switch rep {
+	case values.RepInt32:
+		return parquet.Int32Value(int32(p.N))
+	case values.RepInt64:
+		return parquet.Int64Value(int64(p.N))
+	case values.RepFloat32:
+		return parquet.FloatValue(math.Float32frombits(uint32(p.N)))
+	case values.RepFloat64:
+		return parquet.DoubleValue(math.Float64frombits(p.N))
+	case values.RepBool:
+		return parquet.BooleanValue(p.N != 0)
+	case values.RepString:
+		return stringValue(p.S)
+	}
+	return parquet.ByteArrayValue(v.GetBytesVal())
 }
 
 // setCoerced sets *dst to the Parquet value of v, a non-null value that
@@ -798,42 +782,40 @@ func appendList(dst []parquet.Value, v *almanacv1.Value, t registry.Type, col in
 	if err != nil {
 		return dst, err
 	}
+	k := values.KindOf(t.Elem)
+	if k == nil {
+		return dst, fmt.Errorf("cannot log %s", values.Describe(v))
+	}
 	start := len(dst)
-	switch x := v.GetVal().(type) {
-	case *almanacv1.Value_Int32ListVal:
-		for _, e := range x.Int32ListVal.GetVal() {
+	switch k.Rep {
+	case values.RepInt32:
+		for _, e := range values.Int32s(v) {
 			dst = append(dst, parquet.Int32Value(e))
 		}
-	case *almanacv1.Value_Int64ListVal:
-		for _, e := range x.Int64ListVal.GetVal() {
+	case values.RepInt64:
+		for _, e := range values.Int64s(v) {
 			dst = append(dst, parquet.Int64Value(e))
 		}
-	case *almanacv1.Value_FloatListVal:
-		for _, e := range x.FloatListVal.GetVal() {
+	case values.RepFloat32:
+		for _, e := range values.Float32s(v) {
 			dst = append(dst, parquet.FloatValue(e))
 		}
-	case *almanacv1.Value_DoubleListVal:
-		for _, e := range x.DoubleListVal.GetVal() {
+	case values.RepFloat64:
+		for _, e := range values.Float64s(v) {
 			dst = append(dst, parquet.DoubleValue(e))
 		}
-	case *almanacv1.Value_BoolListVal:
-		for _, e := range x.BoolListVal.GetVal() {
+	case values.RepBool:
+		for _, e := range values.Bools(v) {
 			dst = append(dst, parquet.BooleanValue(e))
 		}
-	case *almanacv1.Value_StringListVal:
-		for _, e := range x.StringListVal.GetVal() {
+	case values.RepString:
+		for _, e := range values.Strings(v) {
 			dst = append(dst, stringValue(e))
 		}
-	case *almanacv1.Value_BytesListVal:
-		for _, e := range x.BytesListVal.GetVal() {
+	case values.RepBytes:
+		for _, e := range values.ByteStrings(v) {
 			dst = append(dst, parquet.ByteArrayValue(e))
 		}
-	case *almanacv1.Value_UnixTimestampListVal:
-		for _, e := range x.UnixTimestampListVal.GetVal() {
-			dst = append(dst, parquet.Int64Value(e))
-		}
-	default:
-		return dst, fmt.Errorf("cannot log %s", values.Describe(v))
 	}
 	// Definition level 1 is an empty list, 2 an element; the repetition
 	// level is 0 for a row's first value, 1 for the next ones.

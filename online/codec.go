@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/almanac-fs/almanac/internal/values"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
@@ -57,11 +59,23 @@ const (
 type Codec struct {
 	view   string
 	names  []string
-	types  []registry.Type
+	cols   []column
 	schema [4]byte
-	// counts is how many features of each kind the view has, to allocate
-	// decoded values in one block per kind.
-	counts [numKinds]int
+	// counts is how many scalar features of each type the view has, to
+	// allocate decoded values in one block per type.
+	counts values.Counts
+}
+
+// column is what the codec knows of a feature's type, looked up once.
+type column struct {
+	t    registry.Type
+	kind *values.Kind // nil for an invalid type, which has no encoding
+	// rep and millis are kind's, 0 and false for an invalid type.
+	rep    values.Rep
+	millis bool
+	// tag is the protobuf tag of a scalar feature's Value oneof field; the
+	// fields of scalars are numbered below 16, so their tags take a byte.
+	tag byte
 }
 
 // NewCodec returns the codec of view v. It keeps no reference to v.
@@ -69,7 +83,7 @@ func NewCodec(v *View) *Codec {
 	c := &Codec{
 		view:  v.Name,
 		names: make([]string, len(v.Features)),
-		types: make([]registry.Type, len(v.Features)),
+		cols:  make([]column, len(v.Features)),
 	}
 	const offset32, prime32 = 2166136261, 16777619
 	h := uint32(offset32)
@@ -81,13 +95,32 @@ func NewCodec(v *View) *Codec {
 	}
 	for i, f := range v.Features {
 		c.names[i] = f.Name
-		c.types[i] = f.Type
-		c.counts[kindOf(f.Type)]++
+		c.cols[i] = newColumn(f.Type)
+		if k := c.cols[i].kind; k != nil && !f.Type.List {
+			c.counts[f.Type.Elem]++
+		}
 		mix(f.Name)
 		mix(f.Type.String())
 	}
 	binary.BigEndian.PutUint32(c.schema[:], h)
 	return c
+}
+
+func newColumn(t registry.Type) column {
+	k := values.KindOf(t.Elem)
+	if k == nil {
+		return column{t: t}
+	}
+	wire := protowire.VarintType
+	switch k.Rep {
+	case values.RepFloat32:
+		wire = protowire.Fixed32Type
+	case values.RepFloat64:
+		wire = protowire.Fixed64Type
+	case values.RepString, values.RepBytes:
+		wire = protowire.BytesType
+	}
+	return column{t: t, kind: k, rep: k.Rep, millis: k.Millis, tag: byte(protowire.EncodeTag(k.Field, wire))}
 }
 
 // AppendRecord appends the encoding of one row, its event time and one value
@@ -111,9 +144,9 @@ func (c *Codec) AppendRecordGo(dst []byte, eventTime time.Time, vals []driver.Va
 
 // appendRecord appends the record of values, null or appended by
 // appendOne, the way AppendRecord documents.
-func appendRecord[T any](c *Codec, dst []byte, eventTime time.Time, values []T, null func(T) bool, appendOne func([]byte, registry.Type, T) ([]byte, error)) ([]byte, error) {
-	if len(values) != len(c.types) {
-		return dst, fmt.Errorf("%w: view %q: %d values for %d features", ErrInvalid, c.view, len(values), len(c.types))
+func appendRecord[T any](c *Codec, dst []byte, eventTime time.Time, values []T, null func(T) bool, appendOne func([]byte, *column, T) ([]byte, error)) ([]byte, error) {
+	if len(values) != len(c.cols) {
+		return dst, fmt.Errorf("%w: view %q: %d values for %d features", ErrInvalid, c.view, len(values), len(c.cols))
 	}
 	if eventTime.IsZero() {
 		return dst, fmt.Errorf("%w: view %q: the event time is not set", ErrInvalid, c.view)
@@ -132,39 +165,42 @@ func appendRecord[T any](c *Codec, dst []byte, eventTime time.Time, values []T, 
 			continue
 		}
 		var err error
-		if dst, err = appendOne(dst, c.types[i], v); err != nil {
+		if dst, err = appendOne(dst, &c.cols[i], v); err != nil {
 			return dst[:start], fmt.Errorf("%w: view %q, feature %q: %v", ErrInvalid, c.view, c.names[i], err)
 		}
 	}
 	return dst, nil
 }
 
-// appendGo appends the untagged encoding of x, not nil, as a value of type
-// t: directly when x has t's usual Go type, else through values.FromGo.
-func appendGo(dst []byte, t registry.Type, x driver.Value) ([]byte, error) {
-	switch y := x.(type) {
-	case float64:
-		if t == registry.TypeFloat64 {
-			return binary.LittleEndian.AppendUint64(dst, math.Float64bits(y)), nil
-		}
-	case int64:
-		if t == registry.TypeInt64 {
-			return binary.AppendVarint(dst, y), nil
-		}
-	case string:
-		if t == registry.TypeString && utf8.ValidString(y) {
-			return appendString(dst, y), nil
-		}
-	case bool:
-		if t == registry.TypeBool {
-			return appendBool(dst, y), nil
+// appendGo appends the untagged encoding of x, not nil, as a value of
+// column col: directly when x has the usual Go type of col's
+// representation, else through values.FromGo.
+func appendGo(dst []byte, col *column, x driver.Value) ([]byte, error) {
+	if !col.t.List {
+		switch y := x.(type) {
+		case float64:
+			if col.rep == values.RepFloat64 {
+				return binary.LittleEndian.AppendUint64(dst, math.Float64bits(y)), nil
+			}
+		case int64:
+			if col.rep == values.RepInt64 && !col.millis {
+				return binary.AppendVarint(dst, y), nil
+			}
+		case string:
+			if col.rep == values.RepString && utf8.ValidString(y) {
+				return appendString(dst, y), nil
+			}
+		case bool:
+			if col.rep == values.RepBool {
+				return appendBool(dst, y), nil
+			}
 		}
 	}
-	v, err := values.FromGo(x, t)
+	v, err := values.FromGo(x, col.t)
 	if err != nil {
 		return dst, err
 	}
-	return appendValue(dst, t, v)
+	return appendValue(dst, col, v)
 }
 
 // Replaces reports whether the encoded record rec replaces the stored encoded
@@ -181,131 +217,109 @@ func Replaces(rec, old []byte) bool {
 	return string(rec[schemaEnd:headerSize]) >= string(old[schemaEnd:headerSize])
 }
 
-// kind is the Go representation of a feature's values, for allocation.
-type kind uint8
-
-const (
-	kindList kind = iota // any list: allocated one at a time
-	kindInt32
-	kindInt64
-	kindFloat32
-	kindFloat64
-	kindBool
-	kindString
-	kindBytes
-	kindTimestamp
-	numKinds
-)
-
-func kindOf(t registry.Type) kind {
-	if t.List || !t.Valid() {
-		return kindList
-	}
-	return kind(t.Elem) // the scalar kinds follow registry.Scalar's order
-}
-
 // appendValue appends the untagged encoding of v, which is not null, as a
-// value of type t.
-func appendValue(dst []byte, t registry.Type, v *almanacv1.Value) ([]byte, error) {
+// value of column col.
+func appendValue(dst []byte, col *column, v *almanacv1.Value) ([]byte, error) {
 	ok := false
-	switch x := v.Val.(type) {
-	case *almanacv1.Value_Int32Val:
-		if ok = t == registry.TypeInt32; ok {
-			dst = binary.AppendVarint(dst, int64(x.Int32Val))
+	switch {
+	case col.t.List:
+		if ok = values.TypeOf(v) == col.t; ok {
+			return appendList(dst, col.rep, v)
 		}
-	case *almanacv1.Value_Int64Val:
-		if ok = t == registry.TypeInt64; ok {
-			dst = binary.AppendVarint(dst, x.Int64Val)
+	case col.rep == values.RepInt32:
+		var x int32
+		if x, ok = values.Int32Of(v); ok {
+			dst = binary.AppendVarint(dst, int64(x))
 		}
-	case *almanacv1.Value_UnixTimestampVal:
-		if ok = t == registry.TypeTimestamp; ok {
-			dst = binary.AppendVarint(dst, x.UnixTimestampVal)
+	case col.rep == values.RepInt64:
+		var x int64
+		if x, ok = values.Int64Of(v, col.millis); ok {
+			dst = binary.AppendVarint(dst, x)
 		}
-	case *almanacv1.Value_FloatVal:
-		if ok = t == registry.TypeFloat32; ok {
-			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(x.FloatVal))
+	case col.rep == values.RepFloat32:
+		var x float32
+		if x, ok = values.Float32Of(v); ok {
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(x))
 		}
-	case *almanacv1.Value_DoubleVal:
-		if ok = t == registry.TypeFloat64; ok {
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(x.DoubleVal))
+	case col.rep == values.RepFloat64:
+		var x float64
+		if x, ok = values.Float64Of(v); ok {
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(x))
 		}
-	case *almanacv1.Value_BoolVal:
-		if ok = t == registry.TypeBool; ok {
-			dst = appendBool(dst, x.BoolVal)
+	case col.rep == values.RepBool:
+		var x bool
+		if x, ok = values.BoolOf(v); ok {
+			dst = appendBool(dst, x)
 		}
-	case *almanacv1.Value_StringVal:
-		if ok = t == registry.TypeString; ok {
-			if !utf8.ValidString(x.StringVal) {
+	case col.rep == values.RepString:
+		var x string
+		if x, ok = values.StringOf(v); ok {
+			if !utf8.ValidString(x) {
 				return dst, fmt.Errorf("string is not valid UTF-8")
 			}
-			dst = appendString(dst, x.StringVal)
+			dst = appendString(dst, x)
 		}
-	case *almanacv1.Value_BytesVal:
-		if ok = t == registry.TypeBytes; ok {
-			dst = appendString(dst, x.BytesVal)
-		}
-	case *almanacv1.Value_Int32ListVal:
-		if ok = t == registry.ListOf(registry.Int32); ok {
-			vals := x.Int32ListVal.GetVal()
-			dst = binary.AppendUvarint(dst, uint64(len(vals)))
-			for _, e := range vals {
-				dst = binary.AppendVarint(dst, int64(e))
-			}
-		}
-	case *almanacv1.Value_Int64ListVal:
-		if ok = t == registry.ListOf(registry.Int64); ok {
-			dst = appendVarints(dst, x.Int64ListVal.GetVal())
-		}
-	case *almanacv1.Value_UnixTimestampListVal:
-		if ok = t == registry.ListOf(registry.Timestamp); ok {
-			dst = appendVarints(dst, x.UnixTimestampListVal.GetVal())
-		}
-	case *almanacv1.Value_FloatListVal:
-		if ok = t == registry.ListOf(registry.Float32); ok {
-			vals := x.FloatListVal.GetVal()
-			dst = binary.AppendUvarint(dst, uint64(len(vals)))
-			for _, e := range vals {
-				dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(e))
-			}
-		}
-	case *almanacv1.Value_DoubleListVal:
-		if ok = t == registry.ListOf(registry.Float64); ok {
-			vals := x.DoubleListVal.GetVal()
-			dst = binary.AppendUvarint(dst, uint64(len(vals)))
-			for _, e := range vals {
-				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(e))
-			}
-		}
-	case *almanacv1.Value_BoolListVal:
-		if ok = t == registry.ListOf(registry.Bool); ok {
-			vals := x.BoolListVal.GetVal()
-			dst = binary.AppendUvarint(dst, uint64(len(vals)))
-			for _, e := range vals {
-				dst = appendBool(dst, e)
-			}
-		}
-	case *almanacv1.Value_StringListVal:
-		if ok = t == registry.ListOf(registry.String); ok {
-			vals := x.StringListVal.GetVal()
-			dst = binary.AppendUvarint(dst, uint64(len(vals)))
-			for j, e := range vals {
-				if !utf8.ValidString(e) {
-					return dst, fmt.Errorf("element %d: string is not valid UTF-8", j)
-				}
-				dst = appendString(dst, e)
-			}
-		}
-	case *almanacv1.Value_BytesListVal:
-		if ok = t == registry.ListOf(registry.Bytes); ok {
-			vals := x.BytesListVal.GetVal()
-			dst = binary.AppendUvarint(dst, uint64(len(vals)))
-			for _, e := range vals {
-				dst = appendString(dst, e)
-			}
+	case col.rep == values.RepBytes:
+		var x []byte
+		if x, ok = values.BytesOf(v); ok {
+			dst = appendString(dst, x)
 		}
 	}
 	if !ok {
-		return dst, fmt.Errorf("value is %s, want %s", values.Describe(v), t)
+		return dst, fmt.Errorf("value is %s, want %s", values.Describe(v), col.t)
+	}
+	return dst, nil
+}
+
+// appendList appends the encoding of v, a list of elements of
+// representation rep: their count, then each element.
+func appendList(dst []byte, rep values.Rep, v *almanacv1.Value) ([]byte, error) {
+	switch rep {
+	case values.RepInt32:
+		l := values.Int32s(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
+			dst = binary.AppendVarint(dst, int64(e))
+		}
+	case values.RepInt64:
+		l := values.Int64s(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
+			dst = binary.AppendVarint(dst, e)
+		}
+	case values.RepFloat32:
+		l := values.Float32s(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(e))
+		}
+	case values.RepFloat64:
+		l := values.Float64s(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(e))
+		}
+	case values.RepBool:
+		l := values.Bools(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
+			dst = appendBool(dst, e)
+		}
+	case values.RepString:
+		l := values.Strings(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for j, e := range l {
+			if !utf8.ValidString(e) {
+				return dst, fmt.Errorf("element %d: string is not valid UTF-8", j)
+			}
+			dst = appendString(dst, e)
+		}
+	case values.RepBytes:
+		l := values.ByteStrings(v)
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, e := range l {
+			dst = appendString(dst, e)
+		}
 	}
 	return dst, nil
 }
@@ -320,14 +334,6 @@ func appendBool(dst []byte, b bool) []byte {
 func appendString[T string | []byte](dst []byte, s T) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
-}
-
-func appendVarints(dst []byte, vals []int64) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(vals)))
-	for _, e := range vals {
-		dst = binary.AppendVarint(dst, e)
-	}
-	return dst
 }
 
 // AppendEntityKey appends the canonical encoding of an entity's join key

@@ -7,8 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/almanac-fs/almanac/internal/values"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
-	"github.com/almanac-fs/almanac/registry"
 )
 
 // DecodeRecord decodes one record of the codec's view, as Decoder.Decode does.
@@ -19,96 +19,21 @@ func (c *Codec) DecodeRecord(rec string) (Record, error) {
 
 // A Decoder decodes records, allocating their values in blocks that the
 // records it decodes share, so that decoding many records costs few
-// allocations. A block stays in memory while any value in it is referenced.
-// The zero Decoder is ready to use. It is not safe for concurrent use.
+// allocations (see values.Arena). The zero Decoder is ready to use. It is
+// not safe for concurrent use.
 //
-// A Decoder that has been Reset keeps the blocks it allocates afterwards and
-// hands them out again after the next Reset, so that a caller decoding one
-// batch of records after another, done with each before the next, decodes
-// without allocating once its blocks cover a batch.
+// A Decoder that has been Reset hands out again the memory of the records it
+// decoded before, so that a caller decoding one batch of records after
+// another, done with each before the next, decodes without allocating once
+// its blocks cover a batch.
 type Decoder struct {
-	ptrs    block[*almanacv1.Value]
-	values  block[almanacv1.Value]
-	int32s  block[almanacv1.Value_Int32Val]
-	int64s  block[almanacv1.Value_Int64Val]
-	float32 block[almanacv1.Value_FloatVal]
-	float64 block[almanacv1.Value_DoubleVal]
-	bools   block[almanacv1.Value_BoolVal]
-	strings block[almanacv1.Value_StringVal]
-	bytes   block[almanacv1.Value_BytesVal]
-	times   block[almanacv1.Value_UnixTimestampVal]
-}
-
-// maxBlock bounds the size of the blocks a Decoder allocates.
-const maxBlock = 1024
-
-// block hands out elements of T from larger allocations.
-type block[T any] struct {
-	free []T
-	size int // of the last allocation
-	// Once reset: every allocation made since, and how many of them have
-	// been handed out since the last reset.
-	reuse  bool
-	allocs [][]T
-	next   int
-}
-
-// take returns n zero elements, with no spare capacity.
-func (b *block[T]) take(n int) []T {
-	if n == 0 {
-		return nil
-	}
-	if len(b.free) < n {
-		b.free = b.alloc(n)
-	}
-	s := b.free[:n:n]
-	b.free = b.free[n:]
-	return s
-}
-
-// alloc returns at least n zero elements: the next kept allocation big
-// enough, or a new one.
-func (b *block[T]) alloc(n int) []T {
-	for b.reuse && b.next < len(b.allocs) {
-		a := b.allocs[b.next]
-		b.next++
-		if len(a) >= n {
-			return a
-		}
-	}
-	b.size = max(min(2*b.size, maxBlock), n)
-	a := make([]T, b.size)
-	if b.reuse {
-		b.allocs = append(b.allocs, a)
-		b.next = len(b.allocs)
-	}
-	return a
-}
-
-// reset zeroes the kept allocations handed out since the last reset, for
-// take to hand out again, and keeps every allocation from now on.
-func (b *block[T]) reset() {
-	for _, a := range b.allocs[:b.next] {
-		clear(a)
-	}
-	b.free, b.next, b.reuse = nil, 0, true
+	arena values.Arena
 }
 
 // Reset lets the Decoder hand out again the memory of the values it decoded
 // since the last Reset (see Decoder): the records decoded before must not
 // be used afterwards.
-func (d *Decoder) Reset() {
-	d.ptrs.reset()
-	d.values.reset()
-	d.int32s.reset()
-	d.int64s.reset()
-	d.float32.reset()
-	d.float64.reset()
-	d.bools.reset()
-	d.strings.reset()
-	d.bytes.reset()
-	d.times.reset()
-}
+func (d *Decoder) Reset() { d.arena.Reset() }
 
 // Decode decodes a record of codec c's view. Strings in the record share
 // rec's memory; bytes are copied. A record written for another schema of the
@@ -119,49 +44,37 @@ func (d *Decoder) Decode(c *Codec, rec string) (Record, error) {
 	if !found || err != nil {
 		return Record{}, err
 	}
-	n := len(c.types)
+	n := len(c.cols)
 	bitmap := rec[headerSize:r.off]
-	out := Record{Found: true, EventTime: eventTime, Values: d.ptrs.take(n)}
-	values := d.values.take(n)
-	var (
-		int32s  = d.int32s.take(c.counts[kindInt32])
-		int64s  = d.int64s.take(c.counts[kindInt64])
-		float32 = d.float32.take(c.counts[kindFloat32])
-		float64 = d.float64.take(c.counts[kindFloat64])
-		bools   = d.bools.take(c.counts[kindBool])
-		strings = d.strings.take(c.counts[kindString])
-		bytes   = d.bytes.take(c.counts[kindBytes])
-		times   = d.times.take(c.counts[kindTimestamp])
-	)
-	for i, t := range c.types {
+	ptrs, vals, batch := d.arena.Take(n, &c.counts)
+	out := Record{Found: true, EventTime: eventTime, Values: ptrs}
+	for i := range c.cols {
 		if null(bitmap, i) {
 			continue
 		}
-		v := &values[i]
+		col, v := &c.cols[i], &vals[i]
 		switch {
-		case t.List:
-			r.list(v, t.Elem)
-		case t.Elem == registry.Int32:
-			int32s[0].Int32Val, v.Val, int32s = r.int32(), &int32s[0], int32s[1:]
-		case t.Elem == registry.Int64:
-			int64s[0].Int64Val, v.Val, int64s = r.varint(), &int64s[0], int64s[1:]
-		case t.Elem == registry.Timestamp:
-			times[0].UnixTimestampVal, v.Val, times = r.varint(), &times[0], times[1:]
-		case t.Elem == registry.Float32:
-			float32[0].FloatVal, v.Val, float32 = r.f32(), &float32[0], float32[1:]
-		case t.Elem == registry.Float64:
-			float64[0].DoubleVal, v.Val, float64 = r.f64(), &float64[0], float64[1:]
-		case t.Elem == registry.Bool:
-			bools[0].BoolVal, v.Val, bools = r.bool(), &bools[0], bools[1:]
-		case t.Elem == registry.String:
-			strings[0].StringVal, v.Val, strings = r.string(), &strings[0], strings[1:]
-		case t.Elem == registry.Bytes:
-			bytes[0].BytesVal, v.Val, bytes = r.bytes(), &bytes[0], bytes[1:]
+		case col.t.List:
+			r.list(v, col)
+		case col.rep == values.RepInt32:
+			batch.Int32(v, r.int32())
+		case col.rep == values.RepInt64:
+			batch.Int64(v, col.millis, r.varint())
+		case col.rep == values.RepFloat32:
+			batch.Float32(v, math.Float32frombits(r.bits32()))
+		case col.rep == values.RepFloat64:
+			batch.Float64(v, math.Float64frombits(r.bits64()))
+		case col.rep == values.RepBool:
+			batch.Bool(v, r.bool())
+		case col.rep == values.RepString:
+			batch.String(v, r.string())
+		case col.rep == values.RepBytes:
+			batch.Bytes(v, r.bytes())
 		default:
-			r.fail(fmt.Errorf("the view declares type %s, which has no encoding", t))
+			r.fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
 		}
 		if r.err != nil {
-			return Record{}, fmt.Errorf("%w: feature %q (%s) at byte %d: %v", ErrCorrupt, c.names[i], t, r.off, r.err)
+			return Record{}, fmt.Errorf("%w: feature %q (%s) at byte %d: %v", ErrCorrupt, c.names[i], col.t, r.off, r.err)
 		}
 		out.Values[i] = v
 	}
@@ -184,7 +97,7 @@ func (c *Codec) header(rec string) (found bool, eventTime time.Time, r reader, e
 	if rec[1:schemaEnd] != string(c.schema[:]) {
 		return false, time.Time{}, r, nil
 	}
-	n := len(c.types)
+	n := len(c.cols)
 	bitmapEnd := headerSize + (n+7)/8
 	if len(rec) < bitmapEnd {
 		return false, time.Time{}, r, fmt.Errorf("%w: %d bytes, too short for the null bitmap of %d features", ErrCorrupt, len(rec), n)
@@ -223,52 +136,40 @@ func (r *reader) fail(err error) {
 	}
 }
 
-// list reads a list of elem into v.
-func (r *reader) list(v *almanacv1.Value, elem registry.Scalar) {
-	switch elem {
-	case registry.Int32:
-		vals := make([]int32, r.count(1))
-		for i := range vals {
-			vals[i] = r.int32()
-		}
-		v.Val = &almanacv1.Value_Int32ListVal{Int32ListVal: &almanacv1.Int32List{Val: vals}}
-	case registry.Int64:
-		v.Val = &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: r.varints()}}
-	case registry.Timestamp:
-		v.Val = &almanacv1.Value_UnixTimestampListVal{UnixTimestampListVal: &almanacv1.Int64List{Val: r.varints()}}
-	case registry.Float32:
-		vals := make([]float32, r.count(4))
-		for i := range vals {
-			vals[i] = r.f32()
-		}
-		v.Val = &almanacv1.Value_FloatListVal{FloatListVal: &almanacv1.FloatList{Val: vals}}
-	case registry.Float64:
-		vals := make([]float64, r.count(8))
-		for i := range vals {
-			vals[i] = r.f64()
-		}
-		v.Val = &almanacv1.Value_DoubleListVal{DoubleListVal: &almanacv1.DoubleList{Val: vals}}
-	case registry.Bool:
-		vals := make([]bool, r.count(1))
-		for i := range vals {
-			vals[i] = r.bool()
-		}
-		v.Val = &almanacv1.Value_BoolListVal{BoolListVal: &almanacv1.BoolList{Val: vals}}
-	case registry.String:
-		vals := make([]string, r.count(1))
-		for i := range vals {
-			vals[i] = r.string()
-		}
-		v.Val = &almanacv1.Value_StringListVal{StringListVal: &almanacv1.StringList{Val: vals}}
-	case registry.Bytes:
-		vals := make([][]byte, r.count(1))
-		for i := range vals {
-			vals[i] = r.bytes()
-		}
-		v.Val = &almanacv1.Value_BytesListVal{BytesListVal: &almanacv1.BytesList{Val: vals}}
-	default:
-		r.fail(fmt.Errorf("the view declares type %s, which has no encoding", registry.ListOf(elem)))
+// list reads a list of column col into v.
+func (r *reader) list(v *almanacv1.Value, col *column) {
+	if col.kind == nil {
+		r.fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
+		return
 	}
+	n := r.count(col.rep.MinSize())
+	var l values.List
+	switch col.rep {
+	case values.RepInt32:
+		l.Int32s = readAll(n, r.int32)
+	case values.RepInt64:
+		l.Int64s = readAll(n, r.varint)
+	case values.RepFloat32:
+		l.Float32s = readAll(n, func() float32 { return math.Float32frombits(r.bits32()) })
+	case values.RepFloat64:
+		l.Float64s = readAll(n, func() float64 { return math.Float64frombits(r.bits64()) })
+	case values.RepBool:
+		l.Bools = readAll(n, r.bool)
+	case values.RepString:
+		l.Strings = readAll(n, r.string)
+	case values.RepBytes:
+		l.Bytes = readAll(n, r.bytes)
+	}
+	col.kind.SetList(v, l)
+}
+
+// readAll returns n elements, each read by read.
+func readAll[T any](n int, read func() T) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = read()
+	}
+	return out
 }
 
 // count reads a list length whose elements take at least size bytes each,
@@ -315,14 +216,6 @@ func (r *reader) varint() int64 {
 	return x
 }
 
-func (r *reader) varints() []int64 {
-	vals := make([]int64, r.count(1))
-	for i := range vals {
-		vals[i] = r.varint()
-	}
-	return vals
-}
-
 func (r *reader) int32() int32 {
 	x := r.varint()
 	if x < math.MinInt32 || x > math.MaxInt32 {
@@ -346,21 +239,23 @@ func (r *reader) fixed(n int) string {
 	return s
 }
 
-func (r *reader) f32() float32 {
+// bits32 reads the 4 little-endian bytes of a float32.
+func (r *reader) bits32() uint32 {
 	s := r.fixed(4)
 	if len(s) < 4 {
 		return 0
 	}
-	return math.Float32frombits(uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24)
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
-func (r *reader) f64() float64 {
+// bits64 reads the 8 little-endian bytes of a float64.
+func (r *reader) bits64() uint64 {
 	s := r.fixed(8)
 	if len(s) < 8 {
 		return 0
 	}
-	return math.Float64frombits(uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56)
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 func be64(s string) uint64 {

@@ -2,36 +2,18 @@ package online
 
 import (
 	"fmt"
-	"math"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/almanac-fs/almanac/internal/protolen"
-	"github.com/almanac-fs/almanac/registry"
+	"github.com/almanac-fs/almanac/internal/values"
 )
 
-// Field numbers of almanac.v1.Value (value.proto), and of the val field of
-// its list messages.
-const (
-	valueBytes         protowire.Number = 1
-	valueString        protowire.Number = 2
-	valueInt32         protowire.Number = 3
-	valueInt64         protowire.Number = 4
-	valueDouble        protowire.Number = 5
-	valueFloat         protowire.Number = 6
-	valueBool          protowire.Number = 7
-	valueTimestamp     protowire.Number = 8
-	valueBytesList     protowire.Number = 11
-	valueStringList    protowire.Number = 12
-	valueInt32List     protowire.Number = 13
-	valueInt64List     protowire.Number = 14
-	valueDoubleList    protowire.Number = 15
-	valueFloatList     protowire.Number = 16
-	valueBoolList      protowire.Number = 17
-	valueTimestampList protowire.Number = 18
-	listVal            protowire.Number = 1
-)
+// listVal is the field number of the val field of almanac.v1.Value's list
+// messages.
+const listVal protowire.Number = 1
 
 // Transcode turns an encoded record of the codec's view into protobuf wire
 // form without decoding it into messages: for each feature i it appends to
@@ -48,11 +30,11 @@ func (c *Codec) Transcode(dst []byte, rec string, ends []int) (out []byte, found
 	}
 	bitmap := rec[headerSize:r.off]
 	start := len(dst)
-	for i, t := range c.types {
-		if !null(bitmap, i) {
-			dst = r.transcode(dst, t)
+	for i := range c.cols {
+		if col := &c.cols[i]; !null(bitmap, i) {
+			dst = r.transcode(dst, col)
 			if r.err != nil {
-				return dst[:start], false, time.Time{}, fmt.Errorf("%w: feature %q (%s) at byte %d: %v", ErrCorrupt, c.names[i], t, r.off, r.err)
+				return dst[:start], false, time.Time{}, fmt.Errorf("%w: feature %q (%s) at byte %d: %v", ErrCorrupt, c.names[i], col.t, r.off, r.err)
 			}
 		}
 		ends[i] = len(dst)
@@ -63,77 +45,48 @@ func (c *Codec) Transcode(dst []byte, rec string, ends []int) (out []byte, found
 	return dst, true, eventTime, nil
 }
 
-// transcode reads a value of type t and appends it as the fields of a Value.
-func (r *reader) transcode(dst []byte, t registry.Type) []byte {
-	if t.List {
-		return r.transcodeList(dst, t.Elem)
+// transcode reads a value of column col and appends it as the fields of a
+// Value.
+func (r *reader) transcode(dst []byte, col *column) []byte {
+	if col.t.List {
+		return r.transcodeList(dst, col)
 	}
-	switch t.Elem {
-	case registry.Int32:
-		dst = protowire.AppendTag(dst, valueInt32, protowire.VarintType)
-		return protowire.AppendVarint(dst, uint64(r.int32()))
-	case registry.Int64:
-		dst = protowire.AppendTag(dst, valueInt64, protowire.VarintType)
-		return protowire.AppendVarint(dst, uint64(r.varint()))
-	case registry.Timestamp:
-		dst = protowire.AppendTag(dst, valueTimestamp, protowire.VarintType)
-		return protowire.AppendVarint(dst, uint64(r.varint()))
-	case registry.Float32:
-		dst = protowire.AppendTag(dst, valueFloat, protowire.Fixed32Type)
-		return protowire.AppendFixed32(dst, math.Float32bits(r.f32()))
-	case registry.Float64:
-		dst = protowire.AppendTag(dst, valueDouble, protowire.Fixed64Type)
-		return protowire.AppendFixed64(dst, math.Float64bits(r.f64()))
-	case registry.Bool:
-		dst = protowire.AppendTag(dst, valueBool, protowire.VarintType)
-		return protowire.AppendVarint(dst, protowire.EncodeBool(r.bool()))
-	case registry.String:
-		dst = protowire.AppendTag(dst, valueString, protowire.BytesType)
-		return protowire.AppendString(dst, r.string())
-	case registry.Bytes:
-		dst = protowire.AppendTag(dst, valueBytes, protowire.BytesType)
-		return protowire.AppendString(dst, r.raw())
+	switch col.rep {
+	case values.RepInt32:
+		return protowire.AppendVarint(append(dst, col.tag), uint64(r.int32()))
+	case values.RepInt64:
+		return protowire.AppendVarint(append(dst, col.tag), uint64(r.varint()))
+	case values.RepFloat32:
+		return protowire.AppendFixed32(append(dst, col.tag), r.bits32())
+	case values.RepFloat64:
+		return protowire.AppendFixed64(append(dst, col.tag), r.bits64())
+	case values.RepBool:
+		return protowire.AppendVarint(append(dst, col.tag), protowire.EncodeBool(r.bool()))
+	case values.RepString:
+		return protowire.AppendString(append(dst, col.tag), r.string())
+	case values.RepBytes:
+		return protowire.AppendString(append(dst, col.tag), r.raw())
 	}
-	r.fail(fmt.Errorf("the view declares type %s, which has no encoding", t))
+	r.fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
 	return dst
 }
 
-// transcodeList reads a list of elem and appends it as the list message
-// field of a Value: repeated strings and bytes one field each, numbers and
-// bools packed.
-func (r *reader) transcodeList(dst []byte, elem registry.Scalar) []byte {
-	var num protowire.Number
-	var size int // the least bytes an element takes in the record
-	switch elem {
-	case registry.Int32:
-		num, size = valueInt32List, 1
-	case registry.Int64:
-		num, size = valueInt64List, 1
-	case registry.Timestamp:
-		num, size = valueTimestampList, 1
-	case registry.Float32:
-		num, size = valueFloatList, 4
-	case registry.Float64:
-		num, size = valueDoubleList, 8
-	case registry.Bool:
-		num, size = valueBoolList, 1
-	case registry.String:
-		num, size = valueStringList, 1
-	case registry.Bytes:
-		num, size = valueBytesList, 1
-	default:
-		r.fail(fmt.Errorf("the view declares type %s, which has no encoding", registry.ListOf(elem)))
+// transcodeList reads a list of column col and appends it as the list
+// message field of a Value: repeated strings and bytes one field each,
+// numbers and bools packed.
+func (r *reader) transcodeList(dst []byte, col *column) []byte {
+	if col.kind == nil {
+		r.fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
 		return dst
 	}
-	dst, list := protolen.Open(dst, num)
-	n := r.count(size)
-	if elem == registry.String || elem == registry.Bytes {
+	rep := col.rep
+	dst, list := protolen.Open(dst, col.kind.ListField)
+	n := r.count(rep.MinSize())
+	if rep == values.RepString || rep == values.RepBytes {
 		for range n {
-			var s string
-			if elem == registry.String {
-				s = r.string()
-			} else {
-				s = r.raw()
+			s := r.raw()
+			if rep == values.RepString && !utf8.ValidString(s) {
+				r.fail(fmt.Errorf("string is not valid UTF-8"))
 			}
 			dst = protowire.AppendTag(dst, listVal, protowire.BytesType)
 			dst = protowire.AppendString(dst, s)
@@ -144,16 +97,16 @@ func (r *reader) transcodeList(dst []byte, elem registry.Scalar) []byte {
 		var packed int
 		dst, packed = protolen.Open(dst, listVal)
 		for range n {
-			switch elem {
-			case registry.Int32:
+			switch rep {
+			case values.RepInt32:
 				dst = protowire.AppendVarint(dst, uint64(r.int32()))
-			case registry.Int64, registry.Timestamp:
+			case values.RepInt64:
 				dst = protowire.AppendVarint(dst, uint64(r.varint()))
-			case registry.Float32:
-				dst = protowire.AppendFixed32(dst, math.Float32bits(r.f32()))
-			case registry.Float64:
-				dst = protowire.AppendFixed64(dst, math.Float64bits(r.f64()))
-			case registry.Bool:
+			case values.RepFloat32:
+				dst = protowire.AppendFixed32(dst, r.bits32())
+			case values.RepFloat64:
+				dst = protowire.AppendFixed64(dst, r.bits64())
+			case values.RepBool:
 				dst = protowire.AppendVarint(dst, protowire.EncodeBool(r.bool()))
 			}
 		}

@@ -3,8 +3,8 @@ package sdk
 import (
 	"context"
 	"fmt"
-	"time"
 
+	"github.com/almanac-fs/almanac/internal/values"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 )
 
@@ -86,52 +86,17 @@ func (c *Client) GetOnlineFeatures(ctx context.Context, q Query) (*Result, error
 // one of those ([]int as a list of int64).
 func ValueOf(v any) (*almanacv1.Value, error) {
 	switch x := v.(type) {
-	case nil:
-		return &almanacv1.Value{}, nil
 	case int:
-		return &almanacv1.Value{Val: &almanacv1.Value_Int64Val{Int64Val: int64(x)}}, nil
-	case int32:
-		return &almanacv1.Value{Val: &almanacv1.Value_Int32Val{Int32Val: x}}, nil
-	case int64:
-		return &almanacv1.Value{Val: &almanacv1.Value_Int64Val{Int64Val: x}}, nil
-	case float32:
-		return &almanacv1.Value{Val: &almanacv1.Value_FloatVal{FloatVal: x}}, nil
-	case float64:
-		return &almanacv1.Value{Val: &almanacv1.Value_DoubleVal{DoubleVal: x}}, nil
-	case bool:
-		return &almanacv1.Value{Val: &almanacv1.Value_BoolVal{BoolVal: x}}, nil
-	case string:
-		return &almanacv1.Value{Val: &almanacv1.Value_StringVal{StringVal: x}}, nil
-	case []byte:
-		return &almanacv1.Value{Val: &almanacv1.Value_BytesVal{BytesVal: x}}, nil
-	case time.Time:
-		return &almanacv1.Value{Val: &almanacv1.Value_UnixTimestampVal{UnixTimestampVal: x.UnixMilli()}}, nil
+		return values.Int64(int64(x)), nil
 	case []int:
 		l := make([]int64, len(x))
 		for i, n := range x {
 			l[i] = int64(n)
 		}
-		return &almanacv1.Value{Val: &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: l}}}, nil
-	case []int32:
-		return &almanacv1.Value{Val: &almanacv1.Value_Int32ListVal{Int32ListVal: &almanacv1.Int32List{Val: x}}}, nil
-	case []int64:
-		return &almanacv1.Value{Val: &almanacv1.Value_Int64ListVal{Int64ListVal: &almanacv1.Int64List{Val: x}}}, nil
-	case []float32:
-		return &almanacv1.Value{Val: &almanacv1.Value_FloatListVal{FloatListVal: &almanacv1.FloatList{Val: x}}}, nil
-	case []float64:
-		return &almanacv1.Value{Val: &almanacv1.Value_DoubleListVal{DoubleListVal: &almanacv1.DoubleList{Val: x}}}, nil
-	case []bool:
-		return &almanacv1.Value{Val: &almanacv1.Value_BoolListVal{BoolListVal: &almanacv1.BoolList{Val: x}}}, nil
-	case []string:
-		return &almanacv1.Value{Val: &almanacv1.Value_StringListVal{StringListVal: &almanacv1.StringList{Val: x}}}, nil
-	case [][]byte:
-		return &almanacv1.Value{Val: &almanacv1.Value_BytesListVal{BytesListVal: &almanacv1.BytesList{Val: x}}}, nil
-	case []time.Time:
-		ms := make([]int64, len(x))
-		for i, t := range x {
-			ms[i] = t.UnixMilli()
-		}
-		return &almanacv1.Value{Val: &almanacv1.Value_UnixTimestampListVal{UnixTimestampListVal: &almanacv1.Int64List{Val: ms}}}, nil
+		v = l
+	}
+	if val, ok := values.Of(v); ok {
+		return val, nil
 	}
 	return nil, fmt.Errorf("unsupported value type %T", v)
 }

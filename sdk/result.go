@@ -99,7 +99,7 @@ func newResult(resp *almanacv1.GetOnlineFeaturesResponse) (*Result, error) {
 			return nil, fmt.Errorf("sdk: malformed response: column %q does not have %d values, statuses and times", n, r.rows)
 		}
 		for _, v := range c.GetValues() {
-			if t := typeOf(v); t.Valid() {
+			if t := values.TypeOf(v); t.Valid() {
 				r.types[i] = t
 				break
 			}
@@ -149,7 +149,7 @@ func (r *Result) read(getter string, row int, name string) (*almanacv1.Value, St
 		return nil, 0, err
 	}
 	v, st, _ := r.cell(i, row)
-	t := typeOf(v)
+	t := values.TypeOf(v)
 	if !t.Valid() {
 		t = r.types[i]
 	}
@@ -180,8 +180,8 @@ func (r *Result) Cell(row int, name string) (Cell, error) {
 // Float64 returns a float64 feature (float32 values are widened).
 func (r *Result) Float64(row int, name string) (float64, Status, error) {
 	return get(r, "Float64", row, name, func(v *almanacv1.Value) float64 {
-		if x, ok := v.GetVal().(*almanacv1.Value_FloatVal); ok {
-			return float64(x.FloatVal)
+		if values.TypeOf(v) == registry.TypeFloat32 {
+			return float64(v.GetFloatVal())
 		}
 		return v.GetDoubleVal()
 	})
@@ -195,8 +195,8 @@ func (r *Result) Float32(row int, name string) (float32, Status, error) {
 // Int64 returns an int64 feature (int32 values are widened).
 func (r *Result) Int64(row int, name string) (int64, Status, error) {
 	return get(r, "Int64", row, name, func(v *almanacv1.Value) int64 {
-		if x, ok := v.GetVal().(*almanacv1.Value_Int32Val); ok {
-			return int64(x.Int32Val)
+		if values.TypeOf(v) == registry.TypeInt32 {
+			return int64(v.GetInt32Val())
 		}
 		return v.GetInt64Val()
 	})
@@ -225,8 +225,8 @@ func (r *Result) Bytes(row int, name string) ([]byte, Status, error) {
 // Time returns a timestamp feature; the zero time when there is no value.
 func (r *Result) Time(row int, name string) (time.Time, Status, error) {
 	return get(r, "Time", row, name, func(v *almanacv1.Value) time.Time {
-		if x, ok := v.GetVal().(*almanacv1.Value_UnixTimestampVal); ok {
-			return time.UnixMilli(x.UnixTimestampVal).UTC()
+		if values.TypeOf(v) == registry.TypeTimestamp {
+			return values.Time(v)
 		}
 		return time.Time{}
 	})
@@ -270,46 +270,6 @@ func (r *Result) Rows() []map[string]Cell {
 // GoValue converts a wire value to Go: nil, int32, int64, float32, float64,
 // bool, string, []byte, time.Time, or a typed slice of one of those.
 func GoValue(v *almanacv1.Value) any { return values.Go(v) }
-
-// typeOf returns the type of a wire value, the zero Type for null. With
-// getters, it is all the SDK knows of value types.
-func typeOf(v *almanacv1.Value) registry.Type {
-	switch v.GetVal().(type) {
-	case *almanacv1.Value_Int32Val:
-		return registry.TypeInt32
-	case *almanacv1.Value_Int64Val:
-		return registry.TypeInt64
-	case *almanacv1.Value_FloatVal:
-		return registry.TypeFloat32
-	case *almanacv1.Value_DoubleVal:
-		return registry.TypeFloat64
-	case *almanacv1.Value_BoolVal:
-		return registry.TypeBool
-	case *almanacv1.Value_StringVal:
-		return registry.TypeString
-	case *almanacv1.Value_BytesVal:
-		return registry.TypeBytes
-	case *almanacv1.Value_UnixTimestampVal:
-		return registry.TypeTimestamp
-	case *almanacv1.Value_Int32ListVal:
-		return registry.ListOf(registry.Int32)
-	case *almanacv1.Value_Int64ListVal:
-		return registry.ListOf(registry.Int64)
-	case *almanacv1.Value_FloatListVal:
-		return registry.ListOf(registry.Float32)
-	case *almanacv1.Value_DoubleListVal:
-		return registry.ListOf(registry.Float64)
-	case *almanacv1.Value_BoolListVal:
-		return registry.ListOf(registry.Bool)
-	case *almanacv1.Value_StringListVal:
-		return registry.ListOf(registry.String)
-	case *almanacv1.Value_BytesListVal:
-		return registry.ListOf(registry.Bytes)
-	case *almanacv1.Value_UnixTimestampListVal:
-		return registry.ListOf(registry.Timestamp)
-	}
-	return registry.Type{}
-}
 
 // getters lists the types each typed getter reads: its own first, then
 // those it widens. Cell reads every type.

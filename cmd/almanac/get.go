@@ -138,23 +138,12 @@ func parseEntities(rows []string, defs *registry.Definitions) (sdk.Entities, err
 // parseKey converts a join key's value to the Go value of its type t, or,
 // for keys of no known type, to an int64 if it is one and a string if not.
 func parseKey(s string, t registry.Type) (any, error) {
-	switch t.Elem {
-	case registry.String:
-		return s, nil
-	case registry.Bytes:
-		return []byte(s), nil
-	case registry.Int32:
-		n, err := strconv.ParseInt(s, 10, 32)
+	if k := values.KindOf(t.Elem); k != nil && !t.List {
+		v, err := k.Parse(s)
 		if err != nil {
 			return nil, notInteger(s, t, err)
 		}
-		return int32(n), nil
-	case registry.Int64:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, notInteger(s, t, err)
-		}
-		return n, nil
+		return values.Go(v), nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, nil

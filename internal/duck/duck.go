@@ -15,6 +15,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/registry"
 )
 
@@ -181,26 +182,21 @@ func QuoteList(ss []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// TypeName is the DuckDB type that holds values of t.
+// TypeName is the DuckDB type that holds values of t (values.Kind.DuckDB).
 func TypeName(t registry.Type) string {
-	s := map[registry.Scalar]string{
-		registry.Int32:     "INTEGER",
-		registry.Int64:     "BIGINT",
-		registry.Float32:   "FLOAT",
-		registry.Float64:   "DOUBLE",
-		registry.Bool:      "BOOLEAN",
-		registry.String:    "VARCHAR",
-		registry.Bytes:     "BLOB",
-		registry.Timestamp: "TIMESTAMPTZ",
-	}[t.Elem]
-	if t.List {
-		s += "[]"
+	k := values.KindOf(t.Elem)
+	if k == nil {
+		return ""
 	}
-	return s
+	if t.List {
+		return k.DuckDB + "[]"
+	}
+	return k.DuckDB
 }
 
-// TypeOf maps a DuckDB type name to the Almanac type that holds its values,
-// or the invalid Type when there is none.
+// TypeOf maps a DuckDB type name to the Almanac type that holds its values
+// (values.Kind.DuckDB and DuckDBReads), or the invalid Type when there is
+// none.
 func TypeOf(name string) registry.Type {
 	name = strings.ToUpper(strings.TrimSpace(name))
 	if elem, ok := strings.CutSuffix(name, "[]"); ok {
@@ -210,23 +206,15 @@ func TypeOf(name string) registry.Type {
 		}
 		return registry.ListOf(t.Elem)
 	}
-	switch {
-	case name == "BIGINT" || name == "UBIGINT" || name == "HUGEINT" || name == "UINTEGER":
-		return registry.TypeInt64
-	case name == "INTEGER" || name == "SMALLINT" || name == "TINYINT" || name == "USMALLINT" || name == "UTINYINT":
-		return registry.TypeInt32
-	case name == "DOUBLE" || strings.HasPrefix(name, "DECIMAL"):
-		return registry.TypeFloat64
-	case name == "FLOAT":
-		return registry.TypeFloat32
-	case name == "BOOLEAN":
-		return registry.TypeBool
-	case name == "VARCHAR":
-		return registry.TypeString
-	case name == "BLOB":
-		return registry.TypeBytes
-	case strings.HasPrefix(name, "TIMESTAMP") || name == "DATE":
-		return registry.TypeTimestamp
+	for _, k := range values.Kinds() {
+		if name == k.DuckDB {
+			return registry.Type{Elem: k.Scalar}
+		}
+		for _, r := range k.DuckDBReads {
+			if prefix, ok := strings.CutSuffix(r, "*"); name == r || ok && strings.HasPrefix(name, prefix) {
+				return registry.Type{Elem: k.Scalar}
+			}
+		}
 	}
 	return registry.Type{}
 }

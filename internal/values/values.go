@@ -3,6 +3,7 @@ package values
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -15,145 +16,88 @@ import (
 // timestamp given as RFC 3339 text). A nil or unset v is null and stays
 // null. Anything else is an error saying what was wanted.
 func Coerce(v *almanacv1.Value, t registry.Type) (*almanacv1.Value, error) {
-	if v.GetVal() == nil {
+	from, p := Unpack(v)
+	switch {
+	case !from.Valid():
 		return v, nil
-	}
-	if t.List {
-		return coerceList(v, t)
-	}
-	switch x := v.GetVal().(type) {
-	case *almanacv1.Value_Int64Val:
-		switch t.Elem {
-		case registry.Int64:
-			return v, nil
-		case registry.Int32:
-			if x.Int64Val < math.MinInt32 || x.Int64Val > math.MaxInt32 {
-				return nil, fmt.Errorf("want int32, got %d, which does not fit", x.Int64Val)
-			}
-			return Int32(int32(x.Int64Val)), nil
-		case registry.Float64:
-			return Float64(float64(x.Int64Val)), nil
-		case registry.Float32:
-			return Float32(float32(x.Int64Val)), nil
-		}
-	case *almanacv1.Value_Int32Val:
-		switch t.Elem {
-		case registry.Int32:
-			return v, nil
-		case registry.Int64:
-			return Int64(int64(x.Int32Val)), nil
-		case registry.Float64:
-			return Float64(float64(x.Int32Val)), nil
-		case registry.Float32:
-			return Float32(float32(x.Int32Val)), nil
-		}
-	case *almanacv1.Value_DoubleVal:
-		switch t.Elem {
-		case registry.Float64:
-			return v, nil
-		case registry.Float32:
-			return Float32(float32(x.DoubleVal)), nil
-		}
-	case *almanacv1.Value_FloatVal:
-		switch t.Elem {
-		case registry.Float32:
-			return v, nil
-		case registry.Float64:
-			return Float64(float64(x.FloatVal)), nil
-		}
-	case *almanacv1.Value_BoolVal:
-		if t.Elem == registry.Bool {
-			return v, nil
-		}
-	case *almanacv1.Value_StringVal:
-		switch t.Elem {
-		case registry.String:
-			return v, nil
-		case registry.Timestamp:
-			ts, err := time.Parse(time.RFC3339Nano, x.StringVal)
-			if err != nil {
-				return nil, fmt.Errorf("want a timestamp, got string %q, which is not RFC 3339", registry.Clip(x.StringVal))
-			}
-			return Timestamp(ts), nil
-		}
-	case *almanacv1.Value_BytesVal:
-		if t.Elem == registry.Bytes {
-			return v, nil
-		}
-	case *almanacv1.Value_UnixTimestampVal:
-		if t.Elem == registry.Timestamp {
-			return v, nil
+	case from == t:
+		return v, nil
+	case !from.List && !t.List && t.Valid():
+		if out, err, ok := convert(&kinds[from.Elem], p, &kinds[t.Elem]); ok {
+			return out, err
 		}
 	}
 	return nil, fmt.Errorf("want %s, got %s", t, Describe(v))
 }
 
-func coerceList(v *almanacv1.Value, t registry.Type) (*almanacv1.Value, error) {
-	ok := false
-	switch v.GetVal().(type) {
-	case *almanacv1.Value_Int32ListVal:
-		ok = t.Elem == registry.Int32
-	case *almanacv1.Value_Int64ListVal:
-		ok = t.Elem == registry.Int64
-	case *almanacv1.Value_FloatListVal:
-		ok = t.Elem == registry.Float32
-	case *almanacv1.Value_DoubleListVal:
-		ok = t.Elem == registry.Float64
-	case *almanacv1.Value_BoolListVal:
-		ok = t.Elem == registry.Bool
-	case *almanacv1.Value_StringListVal:
-		ok = t.Elem == registry.String
-	case *almanacv1.Value_BytesListVal:
-		ok = t.Elem == registry.Bytes
-	case *almanacv1.Value_UnixTimestampListVal:
-		ok = t.Elem == registry.Timestamp
+// convert converts payload p of a scalar of kind from to kind to, and
+// reports whether the conversion exists.
+func convert(from *Kind, p Payload, to *Kind) (v *almanacv1.Value, err error, ok bool) {
+	integer := func(k *Kind) bool { return (k.Rep == RepInt32 || k.Rep == RepInt64) && !k.Millis }
+	float := func(k *Kind) bool { return k.Rep == RepFloat32 || k.Rep == RepFloat64 }
+	var out Payload
+	switch {
+	case integer(from) && integer(to):
+		n := int64(p.N)
+		if to.Rep == RepInt32 && (n < math.MinInt32 || n > math.MaxInt32) {
+			return nil, fmt.Errorf("want %s, got %d, which does not fit", to.Scalar, n), true
+		}
+		out = p
+	case integer(from) && float(to):
+		out = floatPayload(to, float64(int64(p.N)))
+	case float(from) && float(to):
+		out = floatPayload(to, floatOf(from, p))
+	case from.Rep == RepString && to.Millis:
+		ts, err := time.Parse(time.RFC3339Nano, p.S)
+		if err != nil {
+			return nil, fmt.Errorf("want a timestamp, got string %q, which is not RFC 3339", registry.Clip(p.S)), true
+		}
+		out = Payload{N: uint64(ts.UnixMilli())}
+	default:
+		return nil, nil, false
 	}
-	if !ok {
-		return nil, fmt.Errorf("want %s, got %s", t, Describe(v))
-	}
-	return v, nil
+	v = &almanacv1.Value{}
+	Set(v, to.Scalar, out)
+	return v, nil, true
 }
+
+func floatOf(k *Kind, p Payload) float64 {
+	if k.Rep == RepFloat32 {
+		return float64(f32(p))
+	}
+	return f64(p)
+}
+
+func floatPayload(k *Kind, f float64) Payload {
+	if k.Rep == RepFloat32 {
+		return Payload{N: uint64(math.Float32bits(float32(f)))}
+	}
+	return Payload{N: math.Float64bits(f)}
+}
+
+func f32(p Payload) float32 { return math.Float32frombits(uint32(p.N)) }
+func f64(p Payload) float64 { return math.Float64frombits(p.N) }
 
 // Describe names the kind of a value, with the value for scalars, for
 // error messages.
 func Describe(v *almanacv1.Value) string {
-	switch x := v.GetVal().(type) {
-	case nil:
+	t, p := Unpack(v)
+	switch {
+	case !t.Valid():
 		return "null"
-	case *almanacv1.Value_StringVal:
-		return fmt.Sprintf("string %q", registry.Clip(x.StringVal))
-	case *almanacv1.Value_Int32Val:
-		return fmt.Sprintf("int32 %d", x.Int32Val)
-	case *almanacv1.Value_Int64Val:
-		return fmt.Sprintf("int64 %d", x.Int64Val)
-	case *almanacv1.Value_DoubleVal:
-		return fmt.Sprintf("float64 %g", x.DoubleVal)
-	case *almanacv1.Value_FloatVal:
-		return fmt.Sprintf("float32 %g", x.FloatVal)
-	case *almanacv1.Value_BoolVal:
-		return fmt.Sprintf("bool %t", x.BoolVal)
-	case *almanacv1.Value_BytesVal:
-		return "bytes"
-	case *almanacv1.Value_UnixTimestampVal:
-		return "timestamp " + time.UnixMilli(x.UnixTimestampVal).UTC().Format(time.RFC3339Nano)
-	case *almanacv1.Value_Int32ListVal:
-		return "list<int32>"
-	case *almanacv1.Value_Int64ListVal:
-		return "list<int64>"
-	case *almanacv1.Value_FloatListVal:
-		return "list<float32>"
-	case *almanacv1.Value_DoubleListVal:
-		return "list<float64>"
-	case *almanacv1.Value_BoolListVal:
-		return "list<bool>"
-	case *almanacv1.Value_StringListVal:
-		return "list<string>"
-	case *almanacv1.Value_BytesListVal:
-		return "list<bytes>"
-	case *almanacv1.Value_UnixTimestampListVal:
-		return "list<timestamp>"
+	case t.List:
+		return t.String()
 	}
-	return fmt.Sprintf("%T", v.GetVal())
+	k := &kinds[t.Elem]
+	switch {
+	case k.Rep == RepString:
+		return fmt.Sprintf("%s %q", t, registry.Clip(p.S))
+	case k.Rep == RepBytes:
+		return t.String()
+	case k.Millis:
+		return t.String() + " " + time.UnixMilli(int64(p.N)).UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("%s %v", t, k.goOf(v, p))
 }
 
 // Time returns the time of a timestamp value, which must be one.
@@ -165,45 +109,55 @@ func Time(v *almanacv1.Value) time.Time {
 // float64, bool, string, []byte, time.Time, or a typed slice of one of those
 // for lists ([]float32, []time.Time, ...).
 func Go(v *almanacv1.Value) any {
-	switch x := v.GetVal().(type) {
-	case *almanacv1.Value_Int32Val:
-		return x.Int32Val
-	case *almanacv1.Value_Int64Val:
-		return x.Int64Val
-	case *almanacv1.Value_FloatVal:
-		return x.FloatVal
-	case *almanacv1.Value_DoubleVal:
-		return x.DoubleVal
-	case *almanacv1.Value_BoolVal:
-		return x.BoolVal
-	case *almanacv1.Value_StringVal:
-		return x.StringVal
-	case *almanacv1.Value_BytesVal:
-		return x.BytesVal
-	case *almanacv1.Value_UnixTimestampVal:
-		return time.UnixMilli(x.UnixTimestampVal).UTC()
-	case *almanacv1.Value_Int32ListVal:
-		return x.Int32ListVal.GetVal()
-	case *almanacv1.Value_Int64ListVal:
-		return x.Int64ListVal.GetVal()
-	case *almanacv1.Value_FloatListVal:
-		return x.FloatListVal.GetVal()
-	case *almanacv1.Value_DoubleListVal:
-		return x.DoubleListVal.GetVal()
-	case *almanacv1.Value_BoolListVal:
-		return x.BoolListVal.GetVal()
-	case *almanacv1.Value_StringListVal:
-		return x.StringListVal.GetVal()
-	case *almanacv1.Value_BytesListVal:
-		return x.BytesListVal.GetVal()
-	case *almanacv1.Value_UnixTimestampListVal:
-		out := make([]time.Time, len(x.UnixTimestampListVal.GetVal()))
-		for i, ms := range x.UnixTimestampListVal.GetVal() {
-			out[i] = time.UnixMilli(ms).UTC()
-		}
-		return out
+	t, p := Unpack(v)
+	switch {
+	case !t.Valid():
+		return nil
+	case t.List:
+		return kinds[t.Elem].goList(v)
 	}
-	return nil
+	return kinds[t.Elem].goOf(v, p)
+}
+
+// goOf returns the Go value of v, a scalar of kind k whose payload is p.
+func (k *Kind) goOf(v *almanacv1.Value, p Payload) any {
+	switch k.Rep {
+	case RepInt32:
+		return int32(p.N)
+	case RepInt64:
+		if k.Millis {
+			return time.UnixMilli(int64(p.N)).UTC()
+		}
+		return int64(p.N)
+	case RepFloat32:
+		return f32(p)
+	case RepFloat64:
+		return f64(p)
+	case RepBool:
+		return p.N != 0
+	case RepString:
+		return p.S
+	}
+	return v.GetBytesVal()
+}
+
+// Of returns the wire value of x, which has the Go type Go returns for
+// some type, and reports whether it has one.
+func Of(x any) (*almanacv1.Value, bool) {
+	if x == nil {
+		return &almanacv1.Value{}, true
+	}
+	for i := range kinds[1:] {
+		k := &kinds[i+1]
+		if v, ok := k.wrapList(x); ok {
+			return v, true
+		}
+	}
+	v := goScalar(x)
+	if v == nil || reflect.TypeOf(Go(v)) != reflect.TypeOf(x) {
+		return nil, false // int8 and other types Go does not return
+	}
+	return v, true
 }
 
 // Int32 returns an int32 value.
@@ -229,6 +183,11 @@ func Float64(v float64) *almanacv1.Value {
 // String returns a string value.
 func String(v string) *almanacv1.Value {
 	return &almanacv1.Value{Val: &almanacv1.Value_StringVal{StringVal: v}}
+}
+
+// Bytes returns a bytes value.
+func Bytes(v []byte) *almanacv1.Value {
+	return &almanacv1.Value{Val: &almanacv1.Value_BytesVal{BytesVal: v}}
 }
 
 // Bool returns a bool value.
@@ -259,42 +218,18 @@ func FromGo(x any, t registry.Type) (*almanacv1.Value, error) {
 	default:
 		return nil, fmt.Errorf("want %s, got %T", t, x)
 	}
-	v := &almanacv1.Value{}
-	switch t.Elem {
-	case registry.Int32:
-		l := &almanacv1.Int32List{Val: make([]int32, 0, len(elems))}
-		v.Val = &almanacv1.Value_Int32ListVal{Int32ListVal: l}
-		return v, eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Val = append(l.Val, e.GetInt32Val()) })
-	case registry.Int64:
-		l := &almanacv1.Int64List{Val: make([]int64, 0, len(elems))}
-		v.Val = &almanacv1.Value_Int64ListVal{Int64ListVal: l}
-		return v, eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Val = append(l.Val, e.GetInt64Val()) })
-	case registry.Float32:
-		l := &almanacv1.FloatList{Val: make([]float32, 0, len(elems))}
-		v.Val = &almanacv1.Value_FloatListVal{FloatListVal: l}
-		return v, eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Val = append(l.Val, e.GetFloatVal()) })
-	case registry.Float64:
-		l := &almanacv1.DoubleList{Val: make([]float64, 0, len(elems))}
-		v.Val = &almanacv1.Value_DoubleListVal{DoubleListVal: l}
-		return v, eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Val = append(l.Val, e.GetDoubleVal()) })
-	case registry.Bool:
-		l := &almanacv1.BoolList{Val: make([]bool, 0, len(elems))}
-		v.Val = &almanacv1.Value_BoolListVal{BoolListVal: l}
-		return v, eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Val = append(l.Val, e.GetBoolVal()) })
-	case registry.String:
-		l := &almanacv1.StringList{Val: make([]string, 0, len(elems))}
-		v.Val = &almanacv1.Value_StringListVal{StringListVal: l}
-		return v, eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Val = append(l.Val, e.GetStringVal()) })
-	case registry.Bytes:
-		l := &almanacv1.BytesList{Val: make([][]byte, 0, len(elems))}
-		v.Val = &almanacv1.Value_BytesListVal{BytesListVal: l}
-		return v, eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Val = append(l.Val, e.GetBytesVal()) })
-	case registry.Timestamp:
-		l := &almanacv1.Int64List{Val: make([]int64, 0, len(elems))}
-		v.Val = &almanacv1.Value_UnixTimestampListVal{UnixTimestampListVal: l}
-		return v, eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Val = append(l.Val, e.GetUnixTimestampVal()) })
+	k := KindOf(t.Elem)
+	if k == nil {
+		return nil, fmt.Errorf("unknown type %s", t)
 	}
-	return nil, fmt.Errorf("unknown type %s", t)
+	var l List
+	err := eachElem(elems, t.Elem, func(e *almanacv1.Value) { l.Append(k.Rep, e) })
+	if err != nil {
+		return nil, err
+	}
+	v := &almanacv1.Value{}
+	k.SetList(v, l)
+	return v, nil
 }
 
 // eachElem converts the elements of a list; a null element is an error,
@@ -314,6 +249,19 @@ func eachElem(elems []any, elem registry.Scalar, add func(*almanacv1.Value)) err
 }
 
 func scalarFromGo(x any, elem registry.Scalar) (*almanacv1.Value, error) {
+	if s, ok := x.(string); ok && elem == registry.Bytes {
+		return Bytes([]byte(s)), nil
+	}
+	v := goScalar(x)
+	if v == nil {
+		return nil, fmt.Errorf("want %s, got %T", elem, x)
+	}
+	return Coerce(v, registry.Type{Elem: elem})
+}
+
+// goScalar returns the value of x, a Go integer, float, bool, string,
+// []byte or time.Time; nil for any other x.
+func goScalar(x any) *almanacv1.Value {
 	var v *almanacv1.Value
 	switch y := x.(type) {
 	case int8:
@@ -339,16 +287,11 @@ func scalarFromGo(x any, elem registry.Scalar) (*almanacv1.Value, error) {
 	case bool:
 		v = Bool(y)
 	case string:
-		if elem == registry.Bytes {
-			return &almanacv1.Value{Val: &almanacv1.Value_BytesVal{BytesVal: []byte(y)}}, nil
-		}
 		v = String(y)
 	case []byte:
-		v = &almanacv1.Value{Val: &almanacv1.Value_BytesVal{BytesVal: y}}
+		v = Bytes(y)
 	case time.Time:
 		v = Timestamp(y)
-	default:
-		return nil, fmt.Errorf("want %s, got %T", elem, x)
 	}
-	return Coerce(v, registry.Type{Elem: elem})
+	return v
 }
