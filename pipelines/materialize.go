@@ -238,7 +238,7 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	if v.SQL != "" {
 		input = "the result of sql"
 	}
-	if probs := m.Defs.CheckViewColumns(rowsOf(v), cols, input); len(probs) > 0 {
+	if probs := m.Defs.CheckViewColumns(v, cols, input); len(probs) > 0 {
 		return res, fmt.Errorf("materialize: %w", probs)
 	}
 	keys := m.Defs.JoinKeys(v)
@@ -512,18 +512,6 @@ func (m *Materializer) report(p Progress) {
 	if m.Progress != nil {
 		m.Progress(p)
 	}
-}
-
-// rowsOf returns the view whose input columns v's rows need, for checking
-// them: v itself, or for a view with window aggregations, v without the
-// features its aggregations compute, which are no input columns.
-func rowsOf(v *registry.FeatureView) *registry.FeatureView {
-	if !v.Aggregated() {
-		return v
-	}
-	rows := *v
-	rows.Features = nil
-	return &rows
 }
 
 // storedFields returns the columns the offline store keeps of v's rows
