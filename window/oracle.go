@@ -55,7 +55,7 @@ func aggregate(a Agg, col int, rows []Row) *almanacv1.Value {
 	var ints int64
 	var floats []float64
 	for _, r := range in {
-		i, f := number(r.Values[col])
+		i, f := values.Number(r.Values[col])
 		ints += i
 		floats = append(floats, float64(i)+f)
 	}
@@ -88,7 +88,7 @@ func aggregate(a Agg, col int, rows []Row) *almanacv1.Value {
 		var best *almanacv1.Value
 		for _, r := range in {
 			v := r.Values[col]
-			if best == nil || (a.Function == registry.AggMin && less(v, best)) || (a.Function == registry.AggMax && less(best, v)) {
+			if best == nil || (a.Function == registry.AggMin && values.Less(v, best)) || (a.Function == registry.AggMax && values.Less(best, v)) {
 				best = v
 			}
 		}

@@ -91,9 +91,9 @@ func (a Agg) Add(p *Partial, v *almanacv1.Value, at Order) {
 	case registry.AggLast:
 		one.Value, one.At = v, at
 	case registry.AggSum, registry.AggMean:
-		one.IntSum, one.Sum = number(v)
+		one.IntSum, one.Sum = values.Number(v)
 	case registry.AggStddev:
-		i, f := number(v)
+		i, f := values.Number(v)
 		one.Mean = float64(i) + f
 	case registry.AggLastN:
 		var buf [1]Entry
@@ -131,11 +131,11 @@ func (a Agg) Merge(dst, src *Partial) {
 		dst.Mean += delta * float64(src.Count) / float64(n)
 		dst.M2 += src.M2 + delta*delta*float64(dst.Count)*float64(src.Count)/float64(n)
 	case registry.AggMin:
-		if dst.Value == nil || less(src.Value, dst.Value) {
+		if dst.Value == nil || values.Less(src.Value, dst.Value) {
 			dst.Value = src.Value
 		}
 	case registry.AggMax:
-		if dst.Value == nil || less(dst.Value, src.Value) {
+		if dst.Value == nil || values.Less(dst.Value, src.Value) {
 			dst.Value = src.Value
 		}
 	case registry.AggLast:
@@ -213,57 +213,9 @@ func (a Agg) Result(p *Partial) *almanacv1.Value {
 
 // list returns the values of entries as a value of list type t.
 func list(entries []Entry, t registry.Type) *almanacv1.Value {
-	xs := make([]any, len(entries))
+	elems := make([]*almanacv1.Value, len(entries))
 	for i, e := range entries {
-		xs[i] = values.Go(e.Value)
+		elems[i] = e.Value
 	}
-	v, err := values.FromGo(xs, t)
-	if err != nil {
-		// The entries are values of t's element type: Add takes no other.
-		panic("window: last_n values are not " + t.String() + ": " + err.Error())
-	}
-	return v
-}
-
-// number returns a numeric value as an integer or a float, the other zero.
-func number(v *almanacv1.Value) (int64, float64) {
-	switch x := v.GetVal().(type) {
-	case *almanacv1.Value_Int32Val:
-		return int64(x.Int32Val), 0
-	case *almanacv1.Value_Int64Val:
-		return x.Int64Val, 0
-	case *almanacv1.Value_FloatVal:
-		return 0, float64(x.FloatVal)
-	case *almanacv1.Value_DoubleVal:
-		return 0, x.DoubleVal
-	}
-	return 0, 0
-}
-
-// less reports whether a orders before b, both of one ordered type
-// (number, string or timestamp). NaN is greater than every other float,
-// as in DuckDB.
-func less(a, b *almanacv1.Value) bool {
-	switch x := a.GetVal().(type) {
-	case *almanacv1.Value_Int32Val:
-		return x.Int32Val < b.GetInt32Val()
-	case *almanacv1.Value_Int64Val:
-		return x.Int64Val < b.GetInt64Val()
-	case *almanacv1.Value_FloatVal:
-		return floatLess(float64(x.FloatVal), float64(b.GetFloatVal()))
-	case *almanacv1.Value_DoubleVal:
-		return floatLess(x.DoubleVal, b.GetDoubleVal())
-	case *almanacv1.Value_StringVal:
-		return x.StringVal < b.GetStringVal()
-	case *almanacv1.Value_UnixTimestampVal:
-		return x.UnixTimestampVal < b.GetUnixTimestampVal()
-	}
-	return false
-}
-
-func floatLess(a, b float64) bool {
-	if math.IsNaN(a) {
-		return false
-	}
-	return math.IsNaN(b) || a < b
+	return values.ListOf(t, elems)
 }
