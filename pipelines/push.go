@@ -233,16 +233,24 @@ func (p *Pusher) store(ctx context.Context, src *registry.Source, views []*regis
 			last = t
 		}
 	}
+	schema := make([]registry.Column, len(src.Schema))
+	for i, f := range src.Schema {
+		schema[i] = registry.Column{Name: f.Name, Type: f.Type}
+	}
 	for _, v := range views {
 		keys := defs.JoinKeys(v)
-		sel := make([]string, 0, len(keys)+len(v.Features)+1)
+		fields, err := storedFields(v, keys, src.TimestampField, "", schema, fmt.Sprintf("source %q schema", src.Name))
+		if err != nil {
+			return fmt.Errorf("%w: %w", online.ErrInvalid, err)
+		}
+		sel := make([]string, 0, len(keys)+len(fields)+1)
 		sortBy := make([]string, len(keys))
 		for i, k := range keys {
 			sel = append(sel, duck.Ident(k.Name))
 			sortBy[i] = k.Name
 		}
 		sel = append(sel, duck.Ident(src.TimestampField))
-		for _, f := range v.Features {
+		for _, f := range fields {
 			if _, ok := columns[f.Name]; ok {
 				sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %[1]s", duck.Ident(f.Name), duck.TypeName(f.Type)))
 			} else {
@@ -255,11 +263,13 @@ func (p *Pusher) store(ctx context.Context, src *registry.Source, views []*regis
 			return fmt.Errorf("stage pushed rows of view %q: %w", v.Name, err)
 		}
 		var onlineErr error
-		_, err := p.Offline.Write(ctx, offline.Batch{
+		_, err = p.Offline.Write(ctx, offline.Batch{
 			View: v.Name, Start: first, End: last.Add(time.Millisecond), Append: true, ID: id, Conn: conn, Table: viewTable,
 			TimestampColumn: src.TimestampField, SortBy: sortBy, OrderColumn: orderColumn,
 			AfterCommit: func(snap *offline.Snapshot) error {
-				if v.Online {
+				// Window tiles are not served online yet: an aggregated
+				// view's pushed rows go to its offline history only.
+				if v.Online && !v.Aggregated() {
 					latest := len(snap.Appended) > 0 && snap.Appended[len(snap.Appended)-1] == id
 					onlineErr = p.writeOnline(ctx, v, onlineRows(v, defs, src, columns, n), !latest)
 				}

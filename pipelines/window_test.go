@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/offline"
+	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
 )
 
@@ -105,5 +107,65 @@ func TestMaterializeAggregatedView(t *testing.T) {
 				t.Error(d)
 			}
 		})
+	}
+}
+
+// pushWindowRepo has an aggregated view over a push source, typed from the
+// source's schema.
+const pushWindowRepo = `
+kind: Entity
+name: driver
+join_keys: [{name: driver_id, type: int64}]
+---
+kind: Source
+name: live_trips
+format: push
+timestamp_field: event_ts
+schema:
+  - {name: driver_id, type: int64}
+  - {name: event_ts, type: timestamp}
+  - {name: fare, type: float64}
+  - {name: zone, type: string}
+---
+kind: FeatureView
+name: live_windows
+entities: [driver]
+source: live_trips
+aggregations:
+  - {function: count, windows: [1h]}
+  - {column: fare, function: sum, windows: [1d]}
+`
+
+// TestPushIntoAggregatedView checks that rows pushed to a source that an
+// aggregated view reads reach the view's offline history as rows, with the
+// columns its aggregations read (not the columns they do not, nor
+// generated features), and are not written online, where windows are not
+// served yet.
+func TestPushIntoAggregatedView(t *testing.T) {
+	m := newMaterializer(t, writeRepo(t, pushWindowRepo, nil), filepath.Join(t.TempDir(), "offline"))
+	store := onlineStores[0].open(t, m.Config.Project)
+	defer store.Close()
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	p := &Pusher{Online: store, Offline: m.Offline, DB: m.DB, MaxFuture: time.Hour, Now: func() time.Time { return now }}
+	at := func(d time.Duration) *almanacv1.Value { return values.Timestamp(now.Add(-d)) }
+	if _, err := p.Push(t.Context(), m.Defs, "live_trips", map[string][]*almanacv1.Value{
+		"driver_id": {values.Int64(1), values.Int64(1), values.Int64(2)},
+		"event_ts":  {at(2 * time.Hour), at(time.Minute), at(time.Minute)},
+		"fare":      {values.Float64(7.5), {}, values.Float64(3)},
+		"zone":      {values.String("a"), values.String("b"), values.String("c")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := storeState(t, m)["live_windows"].Partitions
+	want := map[string][]string{"2024-05-01": {
+		"driver_id=1 event_ts=2024-05-01T10:00:00Z fare=7.5",
+		"driver_id=1 event_ts=2024-05-01T11:59:00Z fare=<nil>",
+		"driver_id=2 event_ts=2024-05-01T11:59:00Z fare=3",
+	}}
+	if d := diffStates(map[string]viewState{"v": {Partitions: got}}, map[string]viewState{"v": {Partitions: want}}); d != "" {
+		t.Error(d)
+	}
+	if rec := onlineRecord(t, m, store, "live_windows", 1); rec.Found {
+		t.Errorf("online record of driver 1 = %v, want none: windows are not served online yet", rec)
 	}
 }
