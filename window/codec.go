@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/almanac-fs/almanac/internal/values"
@@ -88,13 +90,10 @@ type seriesKey struct {
 // FeatureView.Windows give them). It keeps no reference to them.
 func NewCodec(aggs []Agg, features []registry.WindowFeature) *Codec {
 	c := &Codec{aggs: append([]Agg(nil), aggs...), kinds: make([]*values.Kind, len(aggs))}
-	const offset32, prime32 = 2166136261, 16777619
-	h := uint32(offset32)
+	h := fnv.New32a()
 	mix := func(s string) {
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint32(s[i])) * prime32
-		}
-		h *= prime32 // a zero byte ends each part
+		h.Write([]byte(s))
+		h.Write([]byte{0}) // a zero byte ends each part
 	}
 	for i, a := range aggs {
 		switch a.Function {
@@ -111,7 +110,7 @@ func NewCodec(aggs []Agg, features []registry.WindowFeature) *Codec {
 		mix(strconv.Itoa(x.Aggregation))
 		mix(strconv.FormatInt(x.Hop, 10))
 	}
-	binary.BigEndian.PutUint32(c.schema[:], h)
+	h.Sum(c.schema[:0])
 	return c
 }
 
@@ -236,20 +235,31 @@ func appendOrder(dst []byte, start int64, o Order) []byte {
 	return binary.AppendVarint(dst, o.Seq)
 }
 
-// DecodeSet decodes a tile record of the codec's view. A record written for
-// other aggregations or hops reads as none: found is false, with no error.
-// Anything else malformed, trailing bytes included, is an error wrapping
-// ErrCorrupt; DecodeSet never panics, whatever rec holds. Strings in the
-// set share rec's memory; bytes are copied.
-func (c *Codec) DecodeSet(rec string) (s Set, found bool, err error) {
+// DecodeSet decodes a tile record of the codec's view into s, reusing the
+// memory of its tiles: a lookup decoding one record after another into
+// one Set allocates only for the values of min, max, last and last_n once
+// the tiles fit. A record written for other aggregations or hops reads as
+// none: found is false, with no error. Anything else malformed, trailing
+// bytes included, is an error wrapping ErrCorrupt; DecodeSet never panics,
+// whatever rec holds. Unless found, s is left empty. Strings in the set
+// share rec's memory; bytes are copied.
+func (c *Codec) DecodeSet(s *Set, rec string) (found bool, err error) {
+	found, err = c.decodeSet(s, rec)
+	if !found || err != nil {
+		*s = Set{Series: s.Series[:0]}
+	}
+	return found, err
+}
+
+func (c *Codec) decodeSet(s *Set, rec string) (bool, error) {
 	if len(rec) < setHeader {
-		return Set{}, false, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrCorrupt, len(rec), setHeader)
+		return false, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrCorrupt, len(rec), setHeader)
 	}
 	if rec[0] != setVersion {
-		return Set{}, false, fmt.Errorf("%w: version %d, not a tile record's %d", ErrCorrupt, rec[0], setVersion)
+		return false, fmt.Errorf("%w: version %d, not a tile record's %d", ErrCorrupt, rec[0], setVersion)
 	}
 	if rec[1:setTime] != string(c.schema[:]) {
-		return Set{}, false, nil
+		return false, nil
 	}
 	r := values.NewReader(rec, setHeader)
 	var first uint64
@@ -258,34 +268,34 @@ func (c *Codec) DecodeSet(rec string) (s Set, found bool, err error) {
 	}
 	s.First = int64(first ^ signBit)
 	s.Rows = c.positive(&r, "rows")
-	s.Series = make([]Series, len(c.series))
+	s.Series = slices.Grow(s.Series[:0], len(c.series))[:len(c.series)]
 	for i, key := range c.series {
 		x := &s.Series[i]
 		x.Aggregation, x.Hop = key.agg, key.hop
 		n := r.Count(1)
 		if key.hop == 0 && n > 1 {
 			r.Fail(fmt.Errorf("%d lifetime tiles", n))
+			n = 0
 		}
-		if n > 0 {
-			x.Tiles = make([]Tile, n)
-		}
+		x.Tiles = slices.Grow(x.Tiles[:0], n)[:n]
+		clear(x.Tiles)
 		for j := range x.Tiles {
 			if key.hop > 0 {
 				x.Tiles[j].Start = c.start(&r, x, j)
 			}
-			c.readPartial(&r, &s, key.agg, &x.Tiles[j])
+			c.readPartial(&r, s, key.agg, &x.Tiles[j])
 			if err := r.Err(); err != nil {
-				return Set{}, false, fmt.Errorf("%w: aggregation %d at hop %dms, tile %d, at byte %d: %v", ErrCorrupt, key.agg, key.hop, j, r.Off(), err)
+				return false, fmt.Errorf("%w: aggregation %d at hop %dms, tile %d, at byte %d: %v", ErrCorrupt, key.agg, key.hop, j, r.Off(), err)
 			}
 		}
 	}
 	if err := r.Err(); err != nil {
-		return Set{}, false, fmt.Errorf("%w: at byte %d: %v", ErrCorrupt, r.Off(), err)
+		return false, fmt.Errorf("%w: at byte %d: %v", ErrCorrupt, r.Off(), err)
 	}
 	if r.Left() != 0 {
-		return Set{}, false, fmt.Errorf("%w: %d bytes left over after the last tile", ErrCorrupt, r.Left())
+		return false, fmt.Errorf("%w: %d bytes left over after the last tile", ErrCorrupt, r.Left())
 	}
-	return s, true, nil
+	return true, nil
 }
 
 // positive reads a uvarint in int64's range.
@@ -352,7 +362,7 @@ func (c *Codec) readPartial(r *values.Reader, s *Set, agg int, t *Tile) {
 			r.Fail(fmt.Errorf("%d last_n entries for %d values, n %d", n, p.Count, a.N))
 			return
 		}
-		p.Recent = make([]Entry, n)
+		p.Recent = make([]Entry, n) // not reused: a Partial's Recent may be shared
 		for i := range p.Recent {
 			p.Recent[i] = Entry{Value: r.Value(k, false), At: readOrder(r, t.Start)}
 			if i > 0 && !p.Recent[i].At.Less(p.Recent[i-1].At) {
