@@ -188,11 +188,11 @@ func appendGo(dst []byte, col *column, x driver.Value) ([]byte, error) {
 			}
 		case string:
 			if col.rep == values.RepString && utf8.ValidString(y) {
-				return appendString(dst, y), nil
+				return values.AppendString(dst, y), nil
 			}
 		case bool:
 			if col.rep == values.RepBool {
-				return appendBool(dst, y), nil
+				return values.AppendBool(dst, y), nil
 			}
 		}
 	}
@@ -220,120 +220,7 @@ func Replaces(rec, old []byte) bool {
 // appendValue appends the untagged encoding of v, which is not null, as a
 // value of column col.
 func appendValue(dst []byte, col *column, v *almanacv1.Value) ([]byte, error) {
-	ok := false
-	switch {
-	case col.t.List:
-		if ok = values.TypeOf(v) == col.t; ok {
-			return appendList(dst, col.rep, v)
-		}
-	case col.rep == values.RepInt32:
-		var x int32
-		if x, ok = values.Int32Of(v); ok {
-			dst = binary.AppendVarint(dst, int64(x))
-		}
-	case col.rep == values.RepInt64:
-		var x int64
-		if x, ok = values.Int64Of(v, col.millis); ok {
-			dst = binary.AppendVarint(dst, x)
-		}
-	case col.rep == values.RepFloat32:
-		var x float32
-		if x, ok = values.Float32Of(v); ok {
-			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(x))
-		}
-	case col.rep == values.RepFloat64:
-		var x float64
-		if x, ok = values.Float64Of(v); ok {
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(x))
-		}
-	case col.rep == values.RepBool:
-		var x bool
-		if x, ok = values.BoolOf(v); ok {
-			dst = appendBool(dst, x)
-		}
-	case col.rep == values.RepString:
-		var x string
-		if x, ok = values.StringOf(v); ok {
-			if !utf8.ValidString(x) {
-				return dst, fmt.Errorf("string is not valid UTF-8")
-			}
-			dst = appendString(dst, x)
-		}
-	case col.rep == values.RepBytes:
-		var x []byte
-		if x, ok = values.BytesOf(v); ok {
-			dst = appendString(dst, x)
-		}
-	}
-	if !ok {
-		return dst, fmt.Errorf("value is %s, want %s", values.Describe(v), col.t)
-	}
-	return dst, nil
-}
-
-// appendList appends the encoding of v, a list of elements of
-// representation rep: their count, then each element.
-func appendList(dst []byte, rep values.Rep, v *almanacv1.Value) ([]byte, error) {
-	switch rep {
-	case values.RepInt32:
-		l := values.Int32s(v)
-		dst = binary.AppendUvarint(dst, uint64(len(l)))
-		for _, e := range l {
-			dst = binary.AppendVarint(dst, int64(e))
-		}
-	case values.RepInt64:
-		l := values.Int64s(v)
-		dst = binary.AppendUvarint(dst, uint64(len(l)))
-		for _, e := range l {
-			dst = binary.AppendVarint(dst, e)
-		}
-	case values.RepFloat32:
-		l := values.Float32s(v)
-		dst = binary.AppendUvarint(dst, uint64(len(l)))
-		for _, e := range l {
-			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(e))
-		}
-	case values.RepFloat64:
-		l := values.Float64s(v)
-		dst = binary.AppendUvarint(dst, uint64(len(l)))
-		for _, e := range l {
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(e))
-		}
-	case values.RepBool:
-		l := values.Bools(v)
-		dst = binary.AppendUvarint(dst, uint64(len(l)))
-		for _, e := range l {
-			dst = appendBool(dst, e)
-		}
-	case values.RepString:
-		l := values.Strings(v)
-		dst = binary.AppendUvarint(dst, uint64(len(l)))
-		for j, e := range l {
-			if !utf8.ValidString(e) {
-				return dst, fmt.Errorf("element %d: string is not valid UTF-8", j)
-			}
-			dst = appendString(dst, e)
-		}
-	case values.RepBytes:
-		l := values.ByteStrings(v)
-		dst = binary.AppendUvarint(dst, uint64(len(l)))
-		for _, e := range l {
-			dst = appendString(dst, e)
-		}
-	}
-	return dst, nil
-}
-
-func appendBool(dst []byte, b bool) []byte {
-	if b {
-		return append(dst, 1)
-	}
-	return append(dst, 0)
-}
-
-func appendString[T string | []byte](dst []byte, s T) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
+	return values.AppendValue(dst, col.kind, col.t.List, v)
 }
 
 // AppendEntityKey appends the canonical encoding of an entity's join key

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
-	"unicode/utf8"
 
 	"github.com/almanac-fs/almanac/internal/values"
-	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 )
 
 // DecodeRecord decodes one record of the codec's view, as Decoder.Decode does.
@@ -45,7 +43,7 @@ func (d *Decoder) Decode(c *Codec, rec string) (Record, error) {
 		return Record{}, err
 	}
 	n := len(c.cols)
-	bitmap := rec[headerSize:r.off]
+	bitmap := rec[headerSize:r.Off()]
 	ptrs, vals, batch := d.arena.Take(n, &c.counts)
 	out := Record{Found: true, EventTime: eventTime, Values: ptrs}
 	for i := range c.cols {
@@ -54,40 +52,40 @@ func (d *Decoder) Decode(c *Codec, rec string) (Record, error) {
 		}
 		col, v := &c.cols[i], &vals[i]
 		switch {
-		case col.t.List:
-			r.list(v, col)
+		case col.t.List && col.kind != nil:
+			r.List(v, col.kind)
 		case col.rep == values.RepInt32:
-			batch.Int32(v, r.int32())
+			batch.Int32(v, r.Int32())
 		case col.rep == values.RepInt64:
-			batch.Int64(v, col.millis, r.varint())
+			batch.Int64(v, col.millis, r.Varint())
 		case col.rep == values.RepFloat32:
-			batch.Float32(v, math.Float32frombits(r.bits32()))
+			batch.Float32(v, math.Float32frombits(r.Bits32()))
 		case col.rep == values.RepFloat64:
-			batch.Float64(v, math.Float64frombits(r.bits64()))
+			batch.Float64(v, math.Float64frombits(r.Bits64()))
 		case col.rep == values.RepBool:
-			batch.Bool(v, r.bool())
+			batch.Bool(v, r.Bool())
 		case col.rep == values.RepString:
-			batch.String(v, r.string())
+			batch.String(v, r.Text())
 		case col.rep == values.RepBytes:
-			batch.Bytes(v, r.bytes())
+			batch.Bytes(v, r.Bytes())
 		default:
-			r.fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
+			r.Fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
 		}
-		if r.err != nil {
-			return Record{}, fmt.Errorf("%w: feature %q (%s) at byte %d: %v", ErrCorrupt, c.names[i], col.t, r.off, r.err)
+		if err := r.Err(); err != nil {
+			return Record{}, fmt.Errorf("%w: feature %q (%s) at byte %d: %v", ErrCorrupt, c.names[i], col.t, r.Off(), err)
 		}
 		out.Values[i] = v
 	}
-	if r.off != len(rec) {
-		return Record{}, fmt.Errorf("%w: %d bytes left over after the last value", ErrCorrupt, len(rec)-r.off)
+	if r.Left() != 0 {
+		return Record{}, fmt.Errorf("%w: %d bytes left over after the last value", ErrCorrupt, r.Left())
 	}
 	return out, nil
 }
 
 // header checks the header and null bitmap of a record of codec c's view,
-// and returns its event time and a reader at its first value. A record
+// and returns its event time and a Reader at its first value. A record
 // written for another schema of the view is not found, with no error.
-func (c *Codec) header(rec string) (found bool, eventTime time.Time, r reader, err error) {
+func (c *Codec) header(rec string) (found bool, eventTime time.Time, r values.Reader, err error) {
 	if len(rec) < headerSize {
 		return false, time.Time{}, r, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrCorrupt, len(rec), headerSize)
 	}
@@ -106,7 +104,7 @@ func (c *Codec) header(rec string) (found bool, eventTime time.Time, r reader, e
 		return false, time.Time{}, r, fmt.Errorf("%w: null bitmap marks features beyond the view's %d", ErrCorrupt, n)
 	}
 	eventTime = time.UnixMilli(int64(be64(rec[schemaEnd:headerSize]) ^ signBit)).UTC()
-	return true, eventTime, reader{s: rec, off: bitmapEnd}, nil
+	return true, eventTime, values.NewReader(rec, bitmapEnd), nil
 }
 
 // EventTime returns the event time of an encoded record of the codec's view,
@@ -122,179 +120,8 @@ func (c *Codec) EventTime(rec []byte) (time.Time, error) {
 // null reports whether feature i of a record is null, by its bitmap.
 func null(bitmap string, i int) bool { return bitmap[i/8]&(1<<(i%8)) != 0 }
 
-// reader reads values from s at off. Its first error sticks in err, and
-// every read after it returns a zero value.
-type reader struct {
-	s   string
-	off int
-	err error
-}
-
-func (r *reader) fail(err error) {
-	if r.err == nil {
-		r.err = err
-	}
-}
-
-// list reads a list of column col into v.
-func (r *reader) list(v *almanacv1.Value, col *column) {
-	if col.kind == nil {
-		r.fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
-		return
-	}
-	n := r.count(col.rep.MinSize())
-	var l values.List
-	switch col.rep {
-	case values.RepInt32:
-		l.Int32s = readAll(n, r.int32)
-	case values.RepInt64:
-		l.Int64s = readAll(n, r.varint)
-	case values.RepFloat32:
-		l.Float32s = readAll(n, func() float32 { return math.Float32frombits(r.bits32()) })
-	case values.RepFloat64:
-		l.Float64s = readAll(n, func() float64 { return math.Float64frombits(r.bits64()) })
-	case values.RepBool:
-		l.Bools = readAll(n, r.bool)
-	case values.RepString:
-		l.Strings = readAll(n, r.string)
-	case values.RepBytes:
-		l.Bytes = readAll(n, r.bytes)
-	}
-	col.kind.SetList(v, l)
-}
-
-// readAll returns n elements, each read by read.
-func readAll[T any](n int, read func() T) []T {
-	out := make([]T, n)
-	for i := range out {
-		out[i] = read()
-	}
-	return out
-}
-
-// count reads a list length whose elements take at least size bytes each,
-// refusing any that the bytes left cannot hold.
-func (r *reader) count(size int) int {
-	n := r.uvarint()
-	if left := uint64(len(r.s) - r.off); n > left/uint64(size) {
-		r.fail(fmt.Errorf("list of %d elements in %d bytes", n, left))
-		return 0
-	}
-	return int(n)
-}
-
-// uvarint reads an unsigned varint, as binary.Uvarint does.
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	var x uint64
-	var shift uint
-	for i := 0; r.off+i < len(r.s); i++ {
-		b := r.s[r.off+i]
-		if i == binary.MaxVarintLen64-1 && b > 1 {
-			break // overflows 64 bits
-		}
-		if b < 0x80 {
-			r.off += i + 1
-			return x | uint64(b)<<shift
-		}
-		x |= uint64(b&0x7f) << shift
-		shift += 7
-	}
-	r.fail(fmt.Errorf("bad varint"))
-	return 0
-}
-
-// varint reads a zigzag varint, as binary.Varint does.
-func (r *reader) varint() int64 {
-	ux := r.uvarint()
-	x := int64(ux >> 1)
-	if ux&1 != 0 {
-		x = ^x
-	}
-	return x
-}
-
-func (r *reader) int32() int32 {
-	x := r.varint()
-	if x < math.MinInt32 || x > math.MaxInt32 {
-		r.fail(fmt.Errorf("int32 out of range: %d", x))
-		return 0
-	}
-	return int32(x)
-}
-
-// fixed returns the next n bytes.
-func (r *reader) fixed(n int) string {
-	if r.err != nil {
-		return ""
-	}
-	if len(r.s)-r.off < n {
-		r.fail(fmt.Errorf("%d bytes left, want %d", len(r.s)-r.off, n))
-		return ""
-	}
-	s := r.s[r.off : r.off+n]
-	r.off += n
-	return s
-}
-
-// bits32 reads the 4 little-endian bytes of a float32.
-func (r *reader) bits32() uint32 {
-	s := r.fixed(4)
-	if len(s) < 4 {
-		return 0
-	}
-	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
-}
-
-// bits64 reads the 8 little-endian bytes of a float64.
-func (r *reader) bits64() uint64 {
-	s := r.fixed(8)
-	if len(s) < 8 {
-		return 0
-	}
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
 func be64(s string) uint64 {
 	_ = s[7]
 	return uint64(s[7]) | uint64(s[6])<<8 | uint64(s[5])<<16 | uint64(s[4])<<24 |
 		uint64(s[3])<<32 | uint64(s[2])<<40 | uint64(s[1])<<48 | uint64(s[0])<<56
-}
-
-func (r *reader) bool() bool {
-	s := r.fixed(1)
-	if s == "" {
-		return false
-	}
-	if s[0] > 1 {
-		r.fail(fmt.Errorf("bool byte %d", s[0]))
-		return false
-	}
-	return s[0] == 1
-}
-
-// raw reads a length-prefixed byte string.
-func (r *reader) raw() string {
-	n := r.uvarint()
-	if left := uint64(len(r.s) - r.off); n > left {
-		r.fail(fmt.Errorf("%d bytes left, want %d", left, n))
-		return ""
-	}
-	return r.fixed(int(n))
-}
-
-func (r *reader) string() string {
-	s := r.raw()
-	if !utf8.ValidString(s) {
-		r.fail(fmt.Errorf("string is not valid UTF-8"))
-		return ""
-	}
-	return s
-}
-
-func (r *reader) bytes() []byte {
-	return []byte(r.raw())
 }

@@ -28,65 +28,65 @@ func (c *Codec) Transcode(dst []byte, rec string, ends []int) (out []byte, found
 	if !found || err != nil {
 		return dst, false, time.Time{}, err
 	}
-	bitmap := rec[headerSize:r.off]
+	bitmap := rec[headerSize:r.Off()]
 	start := len(dst)
 	for i := range c.cols {
 		if col := &c.cols[i]; !null(bitmap, i) {
-			dst = r.transcode(dst, col)
-			if r.err != nil {
-				return dst[:start], false, time.Time{}, fmt.Errorf("%w: feature %q (%s) at byte %d: %v", ErrCorrupt, c.names[i], col.t, r.off, r.err)
+			dst = transcode(&r, dst, col)
+			if err := r.Err(); err != nil {
+				return dst[:start], false, time.Time{}, fmt.Errorf("%w: feature %q (%s) at byte %d: %v", ErrCorrupt, c.names[i], col.t, r.Off(), err)
 			}
 		}
 		ends[i] = len(dst)
 	}
-	if r.off != len(rec) {
-		return dst[:start], false, time.Time{}, fmt.Errorf("%w: %d bytes left over after the last value", ErrCorrupt, len(rec)-r.off)
+	if r.Left() != 0 {
+		return dst[:start], false, time.Time{}, fmt.Errorf("%w: %d bytes left over after the last value", ErrCorrupt, r.Left())
 	}
 	return dst, true, eventTime, nil
 }
 
 // transcode reads a value of column col and appends it as the fields of a
 // Value.
-func (r *reader) transcode(dst []byte, col *column) []byte {
+func transcode(r *values.Reader, dst []byte, col *column) []byte {
 	if col.t.List {
-		return r.transcodeList(dst, col)
+		return transcodeList(r, dst, col)
 	}
 	switch col.rep {
 	case values.RepInt32:
-		return protowire.AppendVarint(append(dst, col.tag), uint64(r.int32()))
+		return protowire.AppendVarint(append(dst, col.tag), uint64(r.Int32()))
 	case values.RepInt64:
-		return protowire.AppendVarint(append(dst, col.tag), uint64(r.varint()))
+		return protowire.AppendVarint(append(dst, col.tag), uint64(r.Varint()))
 	case values.RepFloat32:
-		return protowire.AppendFixed32(append(dst, col.tag), r.bits32())
+		return protowire.AppendFixed32(append(dst, col.tag), r.Bits32())
 	case values.RepFloat64:
-		return protowire.AppendFixed64(append(dst, col.tag), r.bits64())
+		return protowire.AppendFixed64(append(dst, col.tag), r.Bits64())
 	case values.RepBool:
-		return protowire.AppendVarint(append(dst, col.tag), protowire.EncodeBool(r.bool()))
+		return protowire.AppendVarint(append(dst, col.tag), protowire.EncodeBool(r.Bool()))
 	case values.RepString:
-		return protowire.AppendString(append(dst, col.tag), r.string())
+		return protowire.AppendString(append(dst, col.tag), r.Text())
 	case values.RepBytes:
-		return protowire.AppendString(append(dst, col.tag), r.raw())
+		return protowire.AppendString(append(dst, col.tag), r.Raw())
 	}
-	r.fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
+	r.Fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
 	return dst
 }
 
 // transcodeList reads a list of column col and appends it as the list
 // message field of a Value: repeated strings and bytes one field each,
 // numbers and bools packed.
-func (r *reader) transcodeList(dst []byte, col *column) []byte {
+func transcodeList(r *values.Reader, dst []byte, col *column) []byte {
 	if col.kind == nil {
-		r.fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
+		r.Fail(fmt.Errorf("the view declares type %s, which has no encoding", col.t))
 		return dst
 	}
 	rep := col.rep
 	dst, list := protolen.Open(dst, col.kind.ListField)
-	n := r.count(rep.MinSize())
+	n := r.Count(rep.MinSize())
 	if rep == values.RepString || rep == values.RepBytes {
 		for range n {
-			s := r.raw()
+			s := r.Raw()
 			if rep == values.RepString && !utf8.ValidString(s) {
-				r.fail(fmt.Errorf("string is not valid UTF-8"))
+				r.Fail(fmt.Errorf("string is not valid UTF-8"))
 			}
 			dst = protowire.AppendTag(dst, listVal, protowire.BytesType)
 			dst = protowire.AppendString(dst, s)
@@ -99,15 +99,15 @@ func (r *reader) transcodeList(dst []byte, col *column) []byte {
 		for range n {
 			switch rep {
 			case values.RepInt32:
-				dst = protowire.AppendVarint(dst, uint64(r.int32()))
+				dst = protowire.AppendVarint(dst, uint64(r.Int32()))
 			case values.RepInt64:
-				dst = protowire.AppendVarint(dst, uint64(r.varint()))
+				dst = protowire.AppendVarint(dst, uint64(r.Varint()))
 			case values.RepFloat32:
-				dst = protowire.AppendFixed32(dst, r.bits32())
+				dst = protowire.AppendFixed32(dst, r.Bits32())
 			case values.RepFloat64:
-				dst = protowire.AppendFixed64(dst, r.bits64())
+				dst = protowire.AppendFixed64(dst, r.Bits64())
 			case values.RepBool:
-				dst = protowire.AppendVarint(dst, protowire.EncodeBool(r.bool()))
+				dst = protowire.AppendVarint(dst, protowire.EncodeBool(r.Bool()))
 			}
 		}
 		dst = protolen.Close(dst, packed)
