@@ -147,7 +147,7 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 			return nil, fmt.Errorf("%w: feature view %q has online: false", errOffline, v.Name)
 		}
 		if v.Aggregated() {
-			return nil, fmt.Errorf("%w: feature view %q has window aggregations, which are not served online yet", errOffline, v.Name)
+			return nil, fmt.Errorf("%w: feature view %q %w", errOffline, v.Name, errWindows)
 		}
 		p.views = append(p.views, vi)
 		idx := make([]int, len(vi.keys))
@@ -185,8 +185,13 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 	return p, nil
 }
 
-// errOffline marks plans that select a view that is not served online.
-var errOffline = errors.New("not served online")
+// errOffline marks plans that select a view that is not served online;
+// errWindows, one of them, those that select a view with window
+// aggregations, which the server cannot serve yet.
+var (
+	errOffline = errors.New("not served online")
+	errWindows = errors.New("has window aggregations, which are not served online yet")
+)
 
 // namesFor returns the response metadata, or an error when the short names
 // of the features collide with each other or with a join key.

@@ -185,7 +185,7 @@ func (s *Server) resolve(cat *catalog, req *almanacv1.GetOnlineFeaturesRequest) 
 		return p, nil
 	case *almanacv1.GetOnlineFeaturesRequest_Features:
 		p, err := cat.planFor(k.Features.GetVal())
-		if errors.Is(err, errOffline) {
+		if errors.Is(err, errWindows) {
 			return nil, status.Error(codes.FailedPrecondition, err.Error())
 		}
 		if err != nil {
