@@ -272,7 +272,7 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 			batchKeys[j] = keys[i]
 			batchArgs = append(batchArgs, args[2*i], args[2*i+1])
 		}
-		calls, _ := s.calls(batchKeys, batchArgs, 2)
+		calls, _ := s.calls(batchKeys, batchArgs)
 		if _, err := s.runScript(ctx, newerWins, calls); err != nil {
 			return fmt.Errorf("write %d rows of view %q to redis: %w", end-start, view.Name, err)
 		}
@@ -403,20 +403,20 @@ func (s *Store) runScript(ctx context.Context, script *namedScript, calls []scri
 	return cmds, nil
 }
 
-// calls splits keys (with the args of key i at args[per*i:per*(i+1)]) into
-// the calls of a script: the keys of one call share a slot in a Cluster, and
-// are at most keysPerCall. It returns, for each call, the index of each of
-// its keys.
-func (s *Store) calls(keys []string, args []any, per int) ([]scriptCall, [][]int) {
+// calls splits keys, with the two args of key i at args[2i] and
+// args[2i+1], into the calls of a script: the keys of one call share a slot
+// in a Cluster, and are at most keysPerCall. It returns, for each call, the
+// index of each of its keys.
+func (s *Store) calls(keys []string, args []any) ([]scriptCall, [][]int) {
 	var calls []scriptCall
 	var idx [][]int
 	for _, group := range s.group(keys) {
 		for len(group) > 0 {
 			n := min(len(group), keysPerCall)
-			call := scriptCall{keys: make([]string, n), args: make([]any, 0, per*n)}
+			call := scriptCall{keys: make([]string, n), args: make([]any, 2*n)}
 			for j, i := range group[:n] {
 				call.keys[j] = keys[i]
-				call.args = append(call.args, args[per*i:per*(i+1)]...)
+				call.args[2*j], call.args[2*j+1] = args[2*i], args[2*i+1]
 			}
 			calls, idx = append(calls, call), append(idx, group[:n])
 			group = group[n:]

@@ -131,7 +131,7 @@ func (s *Store) setUnchanged(ctx context.Context, distinct []string, pending []i
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	calls, idx := s.calls(keys, args, 2)
+	calls, idx := s.calls(keys, args)
 	cmds, err := s.runScript(ctx, compareAndSet, calls)
 	if err != nil {
 		return nil, err
