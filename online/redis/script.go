@@ -69,18 +69,17 @@ var compareAndSet = &namedScript{goredis.NewScript(compareAndSetSource), "compar
 
 const compareAndSetSource = `
 local stored = redis.call('MGET', unpack(KEYS))
-local changed, c = {}, 0
-local mset, m = {}, 0
+local set, changed = {}, {}
 for i, key in ipairs(KEYS) do
-  if (stored[i] or '') == ARGV[2*i-1] then
-    mset[m+1], mset[m+2], m = key, ARGV[2*i], m + 2
+  if (stored[i] or '') ~= ARGV[2*i-1] then
+    changed[#changed+1] = i
   else
-    c = c + 1
-    changed[c] = i
+    set[#set+1] = key
+    set[#set+1] = ARGV[2*i]
   end
 end
-if m > 0 then
-  redis.call('MSET', unpack(mset))
+if #set > 0 then
+  redis.call('MSET', unpack(set))
 end
 return changed
 `
