@@ -354,9 +354,9 @@ func (s *Store) Update(ctx context.Context, view online.View, keys [][]*almanacv
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		records, expiry := tx.Bucket(recordsBucket), tx.Bucket(expiryBucket)
-		// Stored values must stay as they are until the transaction ends,
-		// so each is made in valBuf after the others, never over them.
-		var valBuf, oldIndex []byte
+		// Each stored value is made anew: bbolt keeps it until the
+		// transaction ends.
+		var oldIndex []byte
 		start := 0
 		for i, end := range ends {
 			if i%1024 == 0 {
@@ -386,9 +386,8 @@ func (s *Store) Update(ctx context.Context, view online.View, keys [][]*almanacv
 					return err
 				}
 			}
-			valStart := len(valBuf)
-			valBuf = append(append(valBuf, neverKey...), rec...)
-			if err := records.Put(key, valBuf[valStart:len(valBuf):len(valBuf)]); err != nil {
+			val := append(append(make([]byte, 0, expirySize+len(rec)), neverKey...), rec...)
+			if err := records.Put(key, val); err != nil {
 				return fmt.Errorf("put key %q: %w", key, err)
 			}
 		}
