@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 )
 
 // Bound returns s with each call bounded by d, within the caller's own
@@ -15,8 +17,10 @@ import (
 // Close is not bounded. d <= 0 returns s itself.
 //
 // The returned store reads and writes encoded rows through s's own methods
-// when s has them (ReadEncoded, WriteEncoded), and pings s
-// when s can (Ping); it is safe for concurrent use when s is.
+// when s has them (ReadEncoded, WriteEncoded), updates records through s's
+// Update (see Updater; an error wrapping errors.ErrUnsupported when s has
+// none), and pings s when s can (Ping); it is safe for concurrent use when
+// s is.
 func Bound(s Store, d time.Duration) Store {
 	if d <= 0 {
 		return s
@@ -34,6 +38,7 @@ var (
 	_ Store         = (*bounded)(nil)
 	_ EncodedReader = (*bounded)(nil)
 	_ EncodedWriter = (*bounded)(nil)
+	_ Updater       = (*bounded)(nil)
 )
 
 // errBound is the cause of a call's context that its bound ended.
@@ -81,6 +86,16 @@ func (b *bounded) WriteEncoded(ctx context.Context, view View, rows []EncodedRow
 	bctx, cancel := b.bound(ctx)
 	defer cancel()
 	return b.check(ctx, bctx, WriteEncoded(bctx, b.store, view, rows))
+}
+
+func (b *bounded) Update(ctx context.Context, view View, keys [][]*almanacv1.Value, fn func(i int, old string) (string, error)) error {
+	u, ok := b.store.(Updater)
+	if !ok {
+		return fmt.Errorf("update view %q: the online store (%T) cannot update records: %w", view.Name, b.store, errors.ErrUnsupported)
+	}
+	bctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.check(ctx, bctx, u.Update(bctx, view, keys, fn))
 }
 
 // Ping asks s whether its backend answers, when s can tell; otherwise it

@@ -43,6 +43,13 @@ func (h *hungStore) Write(ctx context.Context, view online.View, rows []online.R
 	return h.Store.Write(ctx, view, rows)
 }
 
+func (h *hungStore) Update(ctx context.Context, view online.View, keys [][]*almanacv1.Value, fn func(i int, old string) (string, error)) error {
+	if err := h.wait(ctx); err != nil {
+		return err
+	}
+	return h.Store.(online.Updater).Update(ctx, view, keys, fn)
+}
+
 func (h *hungStore) Ping(ctx context.Context) error { return h.wait(ctx) }
 
 // TestBound checks that a bounded store's calls to a hung store fail with
@@ -76,6 +83,9 @@ func TestBound(t *testing.T) {
 		"read encoded": func(ctx context.Context) error {
 			_, err := online.ReadEncoded(ctx, store, lookups)
 			return err
+		},
+		"update": func(ctx context.Context) error {
+			return store.(online.Updater).Update(ctx, online.View{Name: "tiles"}, [][]*almanacv1.Value{key}, func(int, string) (string, error) { return "tiles", nil })
 		},
 		"ping": func(ctx context.Context) error { return store.(interface{ Ping(context.Context) error }).Ping(ctx) },
 	}
@@ -115,6 +125,11 @@ func TestBound(t *testing.T) {
 				}
 			})
 		}
+	}
+	plain := online.Bound(struct{ online.Store }{inner}, time.Second)
+	err = plain.(online.Updater).Update(t.Context(), view, [][]*almanacv1.Value{key}, func(int, string) (string, error) { return "tiles", nil })
+	if !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("update through a store without Update: got error %v, want errors.ErrUnsupported", err)
 	}
 	if got := online.Bound(inner, 0); got != online.Store(inner) {
 		t.Errorf("Bound(s, 0) = %T, want s itself", got)

@@ -181,6 +181,31 @@ type EncodedReader interface {
 	ReadEncoded(ctx context.Context, lookups []Lookup) ([]string, error)
 }
 
+// Updater is implemented by stores whose records writers can change in
+// place, for records that writers merge into rather than replace: the tiles
+// of aggregated views (materialization replaces an entity's tiles, pushes
+// and stream events merge into them). The store treats these records as
+// opaque bytes: it neither decodes nor compares them, and they do not
+// expire (an aggregated view has no TTL). They are stored under the keys of
+// Write, so ReadEncoded returns them; Read would decode them as records of
+// view's features, which they are not.
+type Updater interface {
+	// Update sets the record of each of keys (join key values of view, as
+	// Lookup.Key) to what fn returns given the stored record ("" for none);
+	// fn returning "" leaves it unchanged. A key may come more than once:
+	// fn then sees, for each, the record the ones before it left.
+	//
+	// Per key it is atomic: concurrent Updates of one key behave as if run
+	// one after the other, so none is lost. fn may be called more than once
+	// for a key (when another writer changed it meanwhile) and must have no
+	// side effects nor call the store. An error from fn stops the Update, writing nothing more, and is returned wrapped. A
+	// key that cannot identify an entity is an error wrapping ErrInvalid,
+	// and nothing is written. An Update that fails otherwise may have
+	// updated some of its keys: callers whose fn merges (adds) must make
+	// merging the same change twice harmless, or know it was not written.
+	Update(ctx context.Context, view View, keys [][]*almanacv1.Value, fn func(i int, old string) (string, error)) error
+}
+
 // ReadEncoded returns the encoded record of each lookup ("" for none),
 // through s's ReadEncoded when s is an EncodedReader, and otherwise through
 // Read, encoding the records again.
@@ -239,6 +264,9 @@ var (
 	// of a store's calls (see Bound), as a hung server
 	// does; it wraps ErrUnavailable.
 	ErrTimeout = fmt.Errorf("%w: no answer in time", ErrUnavailable)
+	// ErrContended means that an Update gave up on a record that other
+	// writers changed at each of its attempts; it wraps ErrUnavailable.
+	ErrContended = fmt.Errorf("%w: records changed by other writers at every attempt", ErrUnavailable)
 	// ErrCorrupt means a stored record cannot be decoded.
 	ErrCorrupt = errors.New("online: corrupt record")
 	// ErrInvalid means a row does not match its view (wrong number or types

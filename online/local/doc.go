@@ -9,4 +9,9 @@
 // retention, see online.View.Expiry), so that Sweep, run in the background
 // every Options.SweepInterval, removes expired records without scanning the
 // others. Until then, records older than the TTL read OUTSIDE_MAX_AGE.
+//
+// Update (online.Updater, for the tiles of aggregated views) reads, calls
+// its function and stores each key in one write transaction, which bbolt
+// runs one at a time; the records it stores never expire, and it removes
+// the expiry index entry of a record it replaces, so Sweep leaves them.
 package local

@@ -18,6 +18,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/almanac-fs/almanac/online"
+	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 )
 
 // Options configures a Store.
@@ -91,7 +92,10 @@ type Store struct {
 	sweeperDone sync.WaitGroup
 }
 
-var _ online.Store = (*Store)(nil)
+var (
+	_ online.Store   = (*Store)(nil)
+	_ online.Updater = (*Store)(nil)
+)
 
 // New opens the store in opts.Path, creating it when missing, and starts the
 // background sweeper. It fails after opts.LockTimeout when another process
@@ -289,11 +293,9 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 				if !online.Replaces(val[expirySize:], old[expirySize:]) {
 					continue
 				}
-				if !bytes.Equal(old[:expirySize], neverKey) {
-					oldIndex = append(append(oldIndex[:0], old[:expirySize]...), key...)
-					if err := expiry.Delete(oldIndex); err != nil {
-						return fmt.Errorf("delete expiry of key %q: %w", key, err)
-					}
+				var err error
+				if oldIndex, err = unindex(expiry, key, old, oldIndex); err != nil {
+					return err
 				}
 			}
 			if err := records.Put(key, val); err != nil {
@@ -309,6 +311,90 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 	})
 	if err != nil {
 		return fmt.Errorf("write %d rows of view %q: %w", len(todo), view.Name, s.fail(err))
+	}
+	return nil
+}
+
+// unindex removes from the expiry index the entry of key, whose stored
+// value is old, when old expires; scratch is memory it may reuse, and it
+// returns it.
+func unindex(expiry *bolt.Bucket, key, old, scratch []byte) ([]byte, error) {
+	if bytes.Equal(old[:expirySize], neverKey) {
+		return scratch, nil
+	}
+	scratch = append(append(scratch[:0], old[:expirySize]...), key...)
+	if err := expiry.Delete(scratch); err != nil {
+		return scratch, fmt.Errorf("delete expiry of key %q: %w", key, err)
+	}
+	return scratch, nil
+}
+
+// Update implements online.Updater, in one write transaction: all of keys
+// or, on error, none. The records it stores never expire, whatever the
+// view's TTL, and the sweeper leaves them.
+func (s *Store) Update(ctx context.Context, view online.View, keys [][]*almanacv1.Value, fn func(i int, old string) (string, error)) error {
+	if s.closed.Load() {
+		return online.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("update view %q: %w", view.Name, err)
+	}
+	// Every key before the transaction, so that a bad one writes nothing.
+	var keyBuf []byte
+	ends := make([]int, len(keys))
+	for i, k := range keys {
+		var err error
+		if keyBuf, err = online.AppendStoreKey(keyBuf, "", view.Name, k); err != nil {
+			return fmt.Errorf("update view %q, key %d: %w", view.Name, i, err)
+		}
+		ends[i] = len(keyBuf)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		records, expiry := tx.Bucket(recordsBucket), tx.Bucket(expiryBucket)
+		// Each stored value is made anew: bbolt keeps it until the
+		// transaction ends.
+		var oldIndex []byte
+		start := 0
+		for i, end := range ends {
+			if i%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			key := keyBuf[start:end:end]
+			start = end
+			var old string
+			stored := records.Get(key)
+			if stored != nil {
+				if len(stored) < expirySize {
+					return fmt.Errorf("read key %q: %w: %d bytes, shorter than the expiry time", key, online.ErrCorrupt, len(stored))
+				}
+				old = string(stored[expirySize:])
+			}
+			rec, err := fn(i, old)
+			if err != nil {
+				return fmt.Errorf("key %d: %w", i, err)
+			}
+			if rec == "" {
+				continue
+			}
+			if stored != nil {
+				if oldIndex, err = unindex(expiry, key, stored, oldIndex); err != nil {
+					return err
+				}
+			}
+			val := append(append(make([]byte, 0, expirySize+len(rec)), neverKey...), rec...)
+			if err := records.Put(key, val); err != nil {
+				return fmt.Errorf("put key %q: %w", key, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update %d keys of view %q: %w", len(keys), view.Name, s.fail(err))
 	}
 	return nil
 }

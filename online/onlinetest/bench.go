@@ -2,6 +2,7 @@ package onlinetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +82,49 @@ func BenchRead(b *testing.B, s online.Store, entities, views int) {
 			}
 		}
 		b.ReportMetric(float64(b.N*len(lookups))/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+// BenchUpdate runs the sub-benchmark "keys=K/bytes=B": one Update of keys
+// records of size bytes on s, each replaced by one that differs from it in
+// its last byte, as a materialization of tiles replaces them. It creates
+// the records first and checks them before timing.
+func BenchUpdate(b *testing.B, s online.Store, keys, size int) {
+	b.Run(fmt.Sprintf("keys=%d/bytes=%d", keys, size), func(b *testing.B) {
+		u, ok := s.(online.Updater)
+		if !ok {
+			b.Fatalf("store %T is not an online.Updater", s)
+		}
+		ctx := b.Context()
+		view := online.View{Name: "bench_tiles"}
+		ids := make([]int64, keys)
+		for i := range ids {
+			ids[i] = int64(i)
+		}
+		entities := keysOf(ids...)
+		record := strings.Repeat("t", size-1) + "0"
+		next := func(i int, old string) (string, error) {
+			if old == "" {
+				return record, nil
+			}
+			return old[:size-1] + string('0'+(old[size-1]-'0'+1)%10), nil
+		}
+		if err := u.Update(ctx, view, entities, next); err != nil {
+			b.Fatalf("create fixture: %v", err)
+		}
+		got, err := online.ReadEncoded(ctx, s, []online.Lookup{{View: &view, Key: entities[0]}, {View: &view, Key: entities[keys-1]}})
+		if err != nil {
+			b.Fatalf("read fixture: %v", err)
+		}
+		if got[0] != record || got[1] != record {
+			b.Fatalf("fixture: got records of %d and %d bytes, want %d", len(got[0]), len(got[1]), size)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := u.Update(ctx, view, entities, next); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*keys)/b.Elapsed().Seconds(), "keys/s")
 	})
 }

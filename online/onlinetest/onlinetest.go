@@ -63,6 +63,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ReadEncodedAgreesWithRead", testReadEncoded},
 		{"WriteEncoded", testWriteEncoded},
 		{"Close", testClose},
+		{"Update", testUpdate},
+		{"UpdateErrors", testUpdateErrors},
+		{"UpdateConcurrent", testUpdateConcurrent},
+		{"UpdateManyKeys", testUpdateManyKeys},
+		{"UpdateNeverExpires", testUpdateNeverExpires},
+		{"UpdateClosed", testUpdateClosed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,13 @@ func BenchmarkRead(b *testing.B) {
 	})
 }
 
+func BenchmarkUpdate(b *testing.B) {
+	b.Run("backend=redis", func(b *testing.B) {
+		srv := redistest.Start(b)
+		onlinetest.BenchUpdate(b, newStore(b, Options{Addrs: []string{srv.Addr()}}), 10_000, 1024)
+	})
+}
+
 // BenchmarkWrite measures Store.Write of 100,000 rows of a view with a TTL
 // next to its baseline: pipelined SET ... PXAT of the same records, encoded
 // beforehand, in batches of the same size, straight to the same Redis. Each

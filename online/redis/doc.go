@@ -34,4 +34,14 @@
 // stale retention (PXAT, PEXPIREAT, see online.View.Expiry), so stale
 // records read OUTSIDE_MAX_AGE until then and Redis removes them by itself;
 // rows already past that when written are not written.
+//
+// Update (online.Updater, for the tiles of aggregated views) is an
+// optimistic compare-and-set on the same keys: one pipelined MGET of every
+// key (per slot, in a Cluster), the caller's function on each record, then
+// a Lua script per group of up to 100 keys of one slot, the calls
+// pipelined, that sets each key still holding what was read (compared
+// whole) and returns the others. Only those are read and tried again,
+// after a short random wait, up to 32 attempts in all (then
+// online.ErrContended). MSET drops any expiry a key had: updated records do
+// not expire, as an aggregated view has no TTL.
 package redis

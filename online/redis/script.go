@@ -18,7 +18,13 @@ import (
 // It reads every key with one MGET and stores the newer rows with one MSET,
 // then sets their expiry, since each redis.call costs about as much as a
 // command sent by a client.
-var newerWins = goredis.NewScript(newerWinsSource)
+var newerWins = &namedScript{goredis.NewScript(newerWinsSource), "newer-wins"}
+
+// namedScript is a Lua script with the name its errors give it.
+type namedScript struct {
+	*goredis.Script
+	name string
+}
 
 const newerWinsSource = `
 local stored = redis.call('MGET', unpack(KEYS))
@@ -50,6 +56,32 @@ for j = 1, e do
   end
 end
 return e
+`
+
+// compareAndSet sets KEYS[i] to ARGV[2i] when the value stored there is
+// still ARGV[2i-1] ("" for none), as Update read it; the keys are distinct.
+// It returns the positions (from 1) of the keys whose value changed
+// meanwhile, which it left as they are. Comparing the values whole is exact
+// and costs Redis one pass over each, less than the MGET that reads them.
+// MSET, as SET, drops any expiry the keys had: updated records do not
+// expire.
+var compareAndSet = &namedScript{goredis.NewScript(compareAndSetSource), "compare-and-set"}
+
+const compareAndSetSource = `
+local stored = redis.call('MGET', unpack(KEYS))
+local set, changed = {}, {}
+for i, key in ipairs(KEYS) do
+  if (stored[i] or '') ~= ARGV[2*i-1] then
+    changed[#changed+1] = i
+  else
+    set[#set+1] = key
+    set[#set+1] = ARGV[2*i]
+  end
+end
+if #set > 0 then
+  redis.call('MSET', unpack(set))
+end
+return changed
 `
 
 // keySlot returns the Redis Cluster slot of key: CRC16 of its hash tag (the

@@ -109,7 +109,7 @@ func (k *readKeys) put() { readKeysPool.Put(k) }
 // mget reads the encoded record of each lookup ("" for none), in one
 // pipelined round trip (per node, in a Cluster). It makes the lookups' keys
 // in k.
-func (s *Store) mget(ctx context.Context, lookups []online.Lookup, k *readKeys) (encoded []string, err error) {
+func (s *Store) mget(ctx context.Context, lookups []online.Lookup, k *readKeys) ([]string, error) {
 	if s.closed.Load() {
 		return nil, online.ErrClosed
 	}
@@ -134,7 +134,12 @@ func (s *Store) mget(ctx context.Context, lookups []online.Lookup, k *readKeys) 
 		keys, start = append(keys, all[start:end]), end
 	}
 	k.buf, k.ends, k.keys = buf, ends, keys
+	return s.mgetKeys(ctx, keys)
+}
 
+// mgetKeys reads the value of each of keys ("" for none), in one pipelined
+// round trip (per node, in a Cluster).
+func (s *Store) mgetKeys(ctx context.Context, keys []string) ([]string, error) {
 	pipe := s.client.Pipeline()
 	var groups [][]int // by command, the index of each key; nil: one command, in order
 	var cmds []*goredis.SliceCmd
@@ -155,7 +160,7 @@ func (s *Store) mget(ctx context.Context, lookups []online.Lookup, k *readKeys) 
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, s.fail(fmt.Sprintf("read %d keys from redis", len(keys)), err)
 	}
-	encoded = make([]string, len(lookups))
+	encoded := make([]string, len(keys))
 	for g, cmd := range cmds {
 		for j, val := range cmd.Val() {
 			i := j
@@ -262,24 +267,13 @@ func (s *Store) WriteEncoded(ctx context.Context, view online.View, rows []onlin
 			continue
 		}
 		batchKeys := make([]string, len(idx))
+		batchArgs := make([]any, 0, 2*len(idx))
 		for j, i := range idx {
 			batchKeys[j] = keys[i]
+			batchArgs = append(batchArgs, args[2*i], args[2*i+1])
 		}
-		var calls []scriptCall
-		for _, group := range s.group(batchKeys) {
-			for len(group) > 0 {
-				n := min(len(group), keysPerCall)
-				call := scriptCall{keys: make([]string, n), args: make([]any, 2*n)}
-				for j, g := range group[:n] {
-					i := idx[g]
-					call.keys[j] = keys[i]
-					call.args[2*j], call.args[2*j+1] = args[2*i], args[2*i+1]
-				}
-				calls = append(calls, call)
-				group = group[n:]
-			}
-		}
-		if err := s.runScript(ctx, calls); err != nil {
+		calls, _ := s.calls(batchKeys, batchArgs)
+		if _, err := s.runScript(ctx, newerWins, calls); err != nil {
 			return fmt.Errorf("write %d rows of view %q to redis: %w", end-start, view.Name, err)
 		}
 	}
@@ -366,46 +360,69 @@ func (f *setFirst) record(rows, held int) {
 	f.skip.Store(2*held > rows)
 }
 
-// keysPerCall is the most keys one call of the newer-wins script sets, so
-// that one call does not hold Redis for long.
+// keysPerCall is the most keys one call of a script sets, so that one
+// call does not hold Redis for long.
 const keysPerCall = 100
 
-// scriptCall is one call of the newer-wins script.
+// scriptCall is one call of a script.
 type scriptCall struct {
 	keys []string
 	args []any
 }
 
-// runScript runs calls of the newer-wins script in one pipeline, by EVALSHA,
-// and again by EVAL those that a node did not have the script for.
-func (s *Store) runScript(ctx context.Context, calls []scriptCall) error {
+// runScript runs calls of script in one pipeline, by EVALSHA, and again by
+// EVAL those that a node did not have the script for. It returns the
+// command of each call, answered.
+func (s *Store) runScript(ctx context.Context, script *namedScript, calls []scriptCall) ([]*goredis.Cmd, error) {
 	pipe := s.client.Pipeline()
 	cmds := make([]*goredis.Cmd, len(calls))
 	for i, call := range calls {
-		cmds[i] = newerWins.EvalSha(ctx, pipe, call.keys, call.args...)
+		cmds[i] = script.EvalSha(ctx, pipe, call.keys, call.args...)
 	}
 	_, err := pipe.Exec(ctx)
 	if err == nil {
-		return nil
+		return cmds, nil
 	}
-	var retry []scriptCall
+	var retry []int
 	for i, cmd := range cmds {
 		switch err := cmd.Err(); {
 		case err == nil:
 		case goredis.HasErrorPrefix(err, "NOSCRIPT"):
-			retry = append(retry, calls[i])
+			retry = append(retry, i)
 		default:
-			return s.fail("run newer-wins script", err)
+			return nil, s.fail("run "+script.name+" script", err)
 		}
 	}
 	pipe = s.client.Pipeline()
-	for _, call := range retry {
-		newerWins.Eval(ctx, pipe, call.keys, call.args...)
+	for _, i := range retry {
+		cmds[i] = script.Eval(ctx, pipe, calls[i].keys, calls[i].args...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return s.fail("load and run newer-wins script", err)
+		return nil, s.fail("load and run "+script.name+" script", err)
 	}
-	return nil
+	return cmds, nil
+}
+
+// calls splits keys, with the two args of key i at args[2i] and
+// args[2i+1], into the calls of a script: the keys of one call share a slot
+// in a Cluster, and are at most keysPerCall. It returns, for each call, the
+// index of each of its keys.
+func (s *Store) calls(keys []string, args []any) ([]scriptCall, [][]int) {
+	var calls []scriptCall
+	var idx [][]int
+	for _, group := range s.group(keys) {
+		for len(group) > 0 {
+			n := min(len(group), keysPerCall)
+			call := scriptCall{keys: make([]string, n), args: make([]any, 2*n)}
+			for j, i := range group[:n] {
+				call.keys[j] = keys[i]
+				call.args[2*j], call.args[2*j+1] = args[2*i], args[2*i+1]
+			}
+			calls, idx = append(calls, call), append(idx, group[:n])
+			group = group[n:]
+		}
+	}
+	return calls, idx
 }
 
 // Ping reports whether Redis answers (every node, for a Cluster).
