@@ -2,6 +2,7 @@ package offline_test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -34,13 +35,42 @@ func TestWindowCases(t *testing.T) {
 	defer db.Close()
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			got := exportWindowCase(t, db, c, 1)
-			for i, p := range c.At {
-				if d := windowtest.Diff(c.Features, got[i], exportWant(c, p)); d != "" {
-					t.Errorf("key %d at %s: %s", p.Key, p.T.Format(time.RFC3339Nano), d)
-				}
+			for _, d := range exportDiffs(t, db, c, 1) {
+				t.Error(d)
 			}
 		})
+	}
+}
+
+// TestWindowExportBeforeEpoch exports windows over rows of the last day
+// before the Unix epoch, which the offline store once filed under
+// 1970-01-01 and then left out.
+func TestWindowExportBeforeEpoch(t *testing.T) {
+	c, err := windowtest.Parse("before_epoch", []byte(`
+description: rows on the day before the Unix epoch count as any other
+columns: {fare: float64}
+aggregations:
+  - {function: count, windows: [1h, 1d]}
+  - {column: fare, function: sum}
+rows:
+  - {ts: "1969-12-31T23:30:00Z", fare: 1.5}
+  - {ts: "1969-12-31T12:00:00Z", fare: 2}
+  - {ts: "1970-01-01T00:10:00Z", fare: 4}
+at:
+  - {t: "1970-01-01T00:10:00Z", want: {count_1h: 2, count_1d: 3, fare_sum: 7.5}}
+  - {t: "1969-12-31T23:59:59.999Z", want: {count_1h: 1, count_1d: 2, fare_sum: 3.5}}
+  - {t: "1969-12-31T11:59:59.999Z", want: not_found}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := duck.Open(duck.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, d := range exportDiffs(t, db, c, 1) {
+		t.Error(d)
 	}
 }
 
@@ -57,25 +87,31 @@ func TestWindowExportMatchesOracle(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 0x15))
 			c := randomWindowCase(r)
-			got := exportWindowCase(t, db, c, 1+r.IntN(3))
-			for i, p := range c.At {
-				if d := windowtest.Diff(c.Features, got[i], exportWant(c, p)); d != "" {
-					t.Fatalf("key %d at %s: %s (the oracle's is the want)\n%s", p.Key, p.T.Format(time.RFC3339Nano), d, describeCase(c))
-				}
+			if diffs := exportDiffs(t, db, c, 1+r.IntN(3)); len(diffs) > 0 {
+				t.Fatalf("%s (the oracle's is the want)\n%s", diffs[0], describeCase(c))
 			}
 		})
 	}
 }
 
-// exportWant is what Export gives for the point p of c: its values, or
-// nulls for an entity without a row at or before p.T.
-func exportWant(c *windowtest.Case, p windowtest.Point) []*almanacv1.Value {
-	if p.Found {
-		return p.Want
-	}
-	out := make([]*almanacv1.Value, len(c.Features))
-	for i := range out {
-		out[i] = &almanacv1.Value{}
+// exportDiffs exports c (see exportWindowCase) and describes each point
+// whose values differ from its want, or from nulls for an entity without
+// a row at or before the point's time.
+func exportDiffs(t *testing.T, db *duck.DB, c *windowtest.Case, parts int) []string {
+	t.Helper()
+	got := exportWindowCase(t, db, c, parts)
+	var out []string
+	for i, p := range c.At {
+		want := p.Want
+		if !p.Found {
+			want = make([]*almanacv1.Value, len(c.Features))
+			for j := range want {
+				want[j] = &almanacv1.Value{}
+			}
+		}
+		if d := windowtest.Diff(c.Features, got[i], want); d != "" {
+			out = append(out, fmt.Sprintf("key %d at %s: %s", p.Key, p.T.Format(time.RFC3339Nano), d))
+		}
 	}
 	return out
 }
@@ -257,8 +293,11 @@ func valueLiteral(v *almanacv1.Value, t registry.Type) string {
 	return fmt.Sprintf("CAST(%s AS %s)", lit, duck.TypeName(t))
 }
 
-// randomBase is the start of the random rows' times: a day boundary.
-var randomBase = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+// randomBases are the starts of the random rows' times, day boundaries:
+// one of them puts the rows on both sides of the Unix epoch.
+var randomBases = []time.Time{
+	time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 30, 0, 0, 0, 0, time.UTC),
+}
 
 var (
 	randomWindows   = []time.Duration{5 * time.Minute, 7 * time.Minute, time.Hour, 90 * time.Minute, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
@@ -294,19 +333,25 @@ func randomWindowCase(r *rand.Rand) *windowtest.Case {
 			a.Name = fmt.Sprintf("named_%d", len(c.Aggregations))
 		}
 		fs, err := a.Features(len(c.Aggregations), col, c.Interval)
-		if err != nil || slices.ContainsFunc(fs, func(f registry.WindowFeature) bool { return taken[f.Name] }) {
-			continue // a column the function does not take, or a name taken
+		if err != nil {
+			continue // a column the function does not take
 		}
+		names := map[string]bool{}
 		for _, f := range fs {
-			taken[f.Name] = true
+			names[f.Name] = true
 		}
+		if len(names) < len(fs) || slices.ContainsFunc(fs, func(f registry.WindowFeature) bool { return taken[f.Name] }) {
+			continue // a window twice, or a name taken
+		}
+		maps.Copy(taken, names)
 		c.Aggregations = append(c.Aggregations, a)
 		c.Features = append(c.Features, fs...)
 	}
 
+	base := randomBases[r.IntN(len(randomBases))]
 	created := r.IntN(2) == 0
 	for range 1 + r.IntN(60) {
-		row := windowtest.Row{Key: 1 + r.Int64N(3), Time: randomRowTime(r, c.Rows), Values: map[string]*almanacv1.Value{}}
+		row := windowtest.Row{Key: 1 + r.Int64N(3), Time: randomRowTime(r, base, c.Rows), Values: map[string]*almanacv1.Value{}}
 		if created && r.IntN(4) > 0 {
 			row.Created = row.Time.Add(time.Duration(r.IntN(3)) * time.Minute)
 		}
@@ -320,17 +365,17 @@ func randomWindowCase(r *rand.Rand) *windowtest.Case {
 
 	aggs := c.Aggs()
 	for range 30 {
-		p := randomPoint(r, c)
+		p := randomPoint(r, base, c)
 		p.Want, p.Found = window.Evaluate(c.EntityRows(p.Key), aggs, c.Features, p.T)
 		c.At = append(c.At, p)
 	}
 	return c
 }
 
-// randomRowTime returns a time in the three days from randomBase, on a
+// randomRowTime returns a time in the three days from base, on a
 // hop boundary, the time of one of rows (a tie) or up to ten days older.
-func randomRowTime(r *rand.Rand, rows []windowtest.Row) time.Time {
-	t := randomBase.Add(time.Duration(r.Int64N(3*24*3600*1000)) * time.Millisecond)
+func randomRowTime(r *rand.Rand, base time.Time, rows []windowtest.Row) time.Time {
+	t := base.Add(time.Duration(r.Int64N(3*24*3600*1000)) * time.Millisecond)
 	switch r.IntN(5) {
 	case 0:
 		return t.Truncate(5 * time.Minute)
@@ -341,7 +386,7 @@ func randomRowTime(r *rand.Rand, rows []windowtest.Row) time.Time {
 			return rows[r.IntN(len(rows))].Time
 		}
 	case 3:
-		return randomBase.Add(-time.Duration(r.Int64N(10*24*3600*1000)) * time.Millisecond)
+		return base.Add(-time.Duration(r.Int64N(10*24*3600*1000)) * time.Millisecond)
 	}
 	return t
 }
@@ -350,7 +395,7 @@ func randomRowTime(r *rand.Rand, rows []windowtest.Row) time.Time {
 // evaluate it at: on a row or 1 ms either side, where a window's tail
 // meets a row, where the tail's hop passes a row's, before the entity's
 // first row, or anywhere.
-func randomPoint(r *rand.Rand, c *windowtest.Case) windowtest.Point {
+func randomPoint(r *rand.Rand, base time.Time, c *windowtest.Case) windowtest.Point {
 	row := c.Rows[r.IntN(len(c.Rows))]
 	w := c.Features[r.IntN(len(c.Features))].Window
 	ms := time.Duration(r.IntN(3)-1) * time.Millisecond
@@ -375,7 +420,7 @@ func randomPoint(r *rand.Rand, c *windowtest.Case) windowtest.Point {
 		p.T = p.T.Add(ms - time.Millisecond)
 	default:
 		p.Key = 1 + r.Int64N(4)
-		p.T = randomBase.Add(time.Duration(r.Int64N(5*24*3600*1000))*time.Millisecond - 24*time.Hour)
+		p.T = base.Add(time.Duration(r.Int64N(5*24*3600*1000))*time.Millisecond - 24*time.Hour)
 	}
 	return p
 }
