@@ -477,10 +477,11 @@ func positioned(ctx context.Context, conn interface {
 
 // batchDates returns the UTC dates of the batch's rows with the newest
 // event time of each. Dates are computed from epoch microseconds, which is
-// far cheaper than formatting every timestamp.
+// far cheaper than formatting every timestamp, flooring the division:
+// DuckDB's // truncates, which filed each row before 1970 a day late.
 func (w *writer) batchDates(ctx context.Context) (map[string]time.Time, error) {
 	const usPerDay = 24 * 60 * 60 * 1_000_000
-	rows, err := w.b.Conn.QueryContext(ctx, fmt.Sprintf("SELECT epoch_us(%[1]s) // %[2]d AS d, max(%[1]s) FROM %[3]s GROUP BY d",
+	rows, err := w.b.Conn.QueryContext(ctx, fmt.Sprintf("SELECT (epoch_us(%[1]s) - (epoch_us(%[1]s) %% %[2]d + %[2]d) %% %[2]d) // %[2]d AS d, max(%[1]s) FROM %[3]s GROUP BY d",
 		duck.Ident(w.b.TimestampColumn), usPerDay, duck.Ident(w.b.Table)))
 	if err != nil {
 		return nil, fmt.Errorf("list dates: %w", err)
