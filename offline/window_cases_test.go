@@ -20,16 +20,12 @@ import (
 	"github.com/almanac-fs/almanac/window/windowtest"
 )
 
-// TestWindowCases runs every window case of ../window/testdata, and
-// beforeEpoch, through Export: the case's rows are the history of an
+// TestWindowCases runs every window case of ../window/testdata through
+// Export: the case's rows are the history of an
 // aggregated view, its points the entity rows. Export gives null where a
 // case says not_found.
 func TestWindowCases(t *testing.T) {
 	cases, err := windowtest.Load("../window/testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := windowtest.Parse("before_epoch", []byte(beforeEpoch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +34,7 @@ func TestWindowCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, c := range append(cases, c) {
+	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			for _, d := range exportDiffs(t, db, c, 1) {
 				t.Error(d)
@@ -46,24 +42,6 @@ func TestWindowCases(t *testing.T) {
 		})
 	}
 }
-
-// beforeEpoch is a case of rows on the last day before the Unix epoch,
-// which the offline store once filed a day late and then left out.
-const beforeEpoch = `
-description: rows on the day before the Unix epoch count as any other
-columns: {fare: float64}
-aggregations:
-  - {function: count, windows: [1h, 1d]}
-  - {column: fare, function: sum}
-rows:
-  - {ts: "1969-12-31T23:30:00Z", fare: 1.5}
-  - {ts: "1969-12-31T12:00:00Z", fare: 2}
-  - {ts: "1970-01-01T00:10:00Z", fare: 4}
-at:
-  - {t: "1970-01-01T00:10:00Z", want: {count_1h: 2, count_1d: 3, fare_sum: 7.5}}
-  - {t: "1969-12-31T23:59:59.999Z", want: {count_1h: 1, count_1d: 2, fare_sum: 3.5}}
-  - {t: "1969-12-31T11:59:59.999Z", want: not_found}
-`
 
 // TestWindowExportMatchesOracle compares, over many seeds, the window
 // features Export gives for random rows, aggregations and entity rows with

@@ -157,7 +157,8 @@ func (s *Set) Evaluate(aggs []Agg, features []registry.WindowFeature, t time.Tim
 		a := aggs[f.Aggregation]
 		if x := s.series(f.Aggregation, f.Window.Hop.Milliseconds()); x != nil {
 			for j := range x.Tiles {
-				if tile := &x.Tiles[j]; tile.Start >= lo && tile.Start <= ms {
+				// The lifetime tile starts at 0 whatever its rows' times.
+				if tile := &x.Tiles[j]; x.Hop == 0 || tile.Start >= lo && tile.Start <= ms {
 					a.Merge(&p, &tile.Partial)
 				}
 			}
