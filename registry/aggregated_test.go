@@ -109,6 +109,11 @@ func TestLoadAggregationProblems(t *testing.T) {
 			want: []string{`a.yaml:21: feature view "w": aggregation 1 window 40000d is longer than 36500d (100 years), the longest window; shorten it, or leave "windows:" out for a lifetime window (every row)`},
 		},
 		{
+			name: "a window twice",
+			view: "aggregations:\n  - {function: count, windows: [1h, 60m]}\n",
+			want: []string{`a.yaml:21: feature view "w": aggregation 1: window 1h is written twice; remove one`},
+		},
+		{
 			name: "name with several windows",
 			view: "aggregations:\n  - {function: count, windows: [1h, 1d], name: recent}\n",
 			want: []string{`a.yaml:21: feature view "w": aggregation 1: name is for an aggregation with one window; remove it, or split the aggregation into one per window`},

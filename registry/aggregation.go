@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -188,9 +189,12 @@ func (a Aggregation) Features(index int, col Type, interval time.Duration) ([]Wi
 		windows = []time.Duration{Lifetime}
 	}
 	out := make([]WindowFeature, 0, len(windows))
-	for _, w := range windows {
+	for i, w := range windows {
 		if w < 0 {
 			return nil, fmt.Errorf("window %s is negative", w)
+		}
+		if slices.Contains(windows[:i], w) {
+			return nil, fmt.Errorf("window %s is written twice; remove one", FormatDuration(w))
 		}
 		hop := DefaultHop(w)
 		if interval > 0 && w != Lifetime {

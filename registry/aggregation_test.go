@@ -121,6 +121,7 @@ func TestAggregationFeatures(t *testing.T) {
 		{name: "last_n without n", agg: Aggregation{Function: AggLastN, Column: "zone"}, col: TypeString, wantErr: `last_n needs "n:"`},
 		{name: "n on another function", agg: Aggregation{Function: AggLast, Column: "zone", N: 2}, col: TypeString, wantErr: "n is only for last_n"},
 		{name: "name with two windows", agg: Aggregation{Function: AggCount, Windows: []time.Duration{time.Hour, day}, Name: "x"}, wantErr: "name is for an aggregation with one window"},
+		{name: "a window twice", agg: Aggregation{Function: AggCount, Windows: []time.Duration{time.Hour, day, time.Hour}}, wantErr: "window 1h is written twice; remove one"},
 		{name: "negative window", agg: Aggregation{Function: AggCount, Windows: []time.Duration{-time.Hour}}, wantErr: "negative"},
 		{name: "sum of strings", agg: Aggregation{Function: AggSum, Column: "zone"}, col: TypeString, wantErr: "sum needs a numeric column"},
 	}
