@@ -3,14 +3,12 @@ package server_test
 import (
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/internal/servertest"
 	"github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/online"
@@ -206,20 +204,9 @@ func TestLookupWindows(t *testing.T) {
 // driver, holds.
 func checkWindowLog(t *testing.T, env *servertest.Env, want *sdk.Result) {
 	t.Helper()
-	if err := env.FeatureLog.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(env.Offline.LogDir("moves_v1"), "date=*", "*.parquet"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no log files: %v", err)
-	}
-	db, err := duck.Open(duck.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, log := closedLog(t, env, "moves_v1")
 	logged, err := db.Query(fmt.Sprintf(`SELECT DISTINCT driver_id, driver_moves__count_1h, driver_moves__count_1h__status,
-		driver_moves__lat_mean_1d, driver_moves__lat_mean_1d__status FROM read_parquet(%s) ORDER BY driver_id`, duck.QuoteList(files)))
+		driver_moves__lat_mean_1d, driver_moves__lat_mean_1d__status FROM %s ORDER BY driver_id`, log))
 	if err != nil {
 		t.Fatalf("read the log: %v", err)
 	}
