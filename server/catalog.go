@@ -10,6 +10,7 @@ import (
 	"github.com/almanac-fs/almanac/online"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
+	"github.com/almanac-fs/almanac/window"
 )
 
 // catalog is one registry version made ready for lookups: every feature
@@ -38,6 +39,11 @@ type viewInfo struct {
 	codec *online.Codec
 	keys  []registry.Field
 	def   *registry.FeatureView
+	// For a view with window aggregations, whose records are an entity's
+	// tiles: tiles decodes them and aggs evaluates them for def.Windows,
+	// the view's features in order. nil for other views.
+	tiles *window.Codec
+	aggs  []window.Agg
 }
 
 // plan is a resolved set of features: the views to read, the entity keys
@@ -68,7 +74,7 @@ type plan struct {
 // form, a status and an event time (reply); the writer copies a column's
 // values from those bytes as they are. A source that computes values at
 // lookup time (tiles merged into aggregates, an expression over other
-// columns) is to produce records of the same form, so that the writer reads
+// columns) produces records of the same form, so that the writer reads
 // every column alike.
 type column struct {
 	record, field int
@@ -92,6 +98,10 @@ func newCatalog(version int64, defs *registry.Definitions) (*catalog, error) {
 	for _, v := range defs.Views {
 		vi := &viewInfo{view: online.ViewOf(v), keys: defs.JoinKeys(v), def: v}
 		vi.codec = online.CodecOf(&vi.view)
+		if v.Aggregated() {
+			vi.aggs = window.Aggs(v.Aggregations, v.Windows)
+			vi.tiles = window.NewCodec(vi.aggs, v.Windows)
+		}
 		c.views[v.Name] = vi
 	}
 	for _, s := range defs.Services {
@@ -146,9 +156,6 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 		if !v.Online {
 			return nil, fmt.Errorf("%w: feature view %q has online: false", errOffline, v.Name)
 		}
-		if v.Aggregated() {
-			return nil, fmt.Errorf("%w: feature view %q %w", errOffline, v.Name, errWindows)
-		}
 		p.views = append(p.views, vi)
 		idx := make([]int, len(vi.keys))
 		for i, k := range vi.keys {
@@ -185,13 +192,8 @@ func (c *catalog) newPlan(refs []registry.FeatureRef) (*plan, error) {
 	return p, nil
 }
 
-// errOffline marks plans that select a view that is not served online;
-// errWindows, one of them, those that select a view with window
-// aggregations, which the server cannot serve yet.
-var (
-	errOffline = errors.New("not served online")
-	errWindows = errors.New("has window aggregations, which are not served online yet")
-)
+// errOffline marks plans that select a view that is not served online.
+var errOffline = errors.New("not served online")
 
 // namesFor returns the response metadata, or an error when the short names
 // of the features collide with each other or with a join key.

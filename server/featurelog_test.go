@@ -37,20 +37,9 @@ func TestFeatureLogSamplesLookups(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("lookup while logging: %v", err)
 	}
-	if err := env.FeatureLog.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(env.Offline.LogDir("driver_ranking_v1"), "date=*", "*.parquet"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no log files: %v", err)
-	}
-	db, err := duck.Open(duck.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, log := closedLog(t, env, "driver_ranking_v1")
 	var rows int64
-	if err := db.QueryRow(fmt.Sprintf("SELECT count(*) FROM read_parquet(%s)", duck.QuoteList(files))).Scan(&rows); err != nil {
+	if err := db.QueryRow("SELECT count(*) FROM " + log).Scan(&rows); err != nil {
 		t.Fatalf("read the log: %v", err)
 	}
 	// 2000 lookups of one row each, each logged with probability 0.1: the
@@ -70,7 +59,7 @@ func TestFeatureLogSamplesLookups(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := fmt.Sprintf(`SELECT DISTINCT driver_id, driver_stats__conv_rate, driver_stats__conv_rate__status,
-		driver_stats__acc_rate, driver_stats__acc_rate__status FROM read_parquet(%s) ORDER BY driver_id`, duck.QuoteList(files))
+		driver_stats__acc_rate, driver_stats__acc_rate__status FROM %s ORDER BY driver_id`, log)
 	logged, err := db.Query(q)
 	if err != nil {
 		t.Fatalf("read the log: %v", err)
@@ -117,4 +106,23 @@ func TestFeatureLogSamplesLookups(t *testing.T) {
 	if seen != want.Len() {
 		t.Errorf("logged %d drivers, want %d", seen, want.Len())
 	}
+}
+
+// closedLog closes env's feature log and returns a DuckDB database, closed
+// when the test ends, and the table expression of service's logged rows.
+func closedLog(t *testing.T, env *servertest.Env, service string) (*duck.DB, string) {
+	t.Helper()
+	if err := env.FeatureLog.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(env.Offline.LogDir(service), "date=*", "*.parquet"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no log files: %v", err)
+	}
+	db, err := duck.Open(duck.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, fmt.Sprintf("read_parquet(%s)", duck.QuoteList(files))
 }

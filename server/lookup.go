@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/almanac-fs/almanac/online"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
+	"github.com/almanac-fs/almanac/window"
 )
 
 // GetOnlineFeatures implements almanacv1.FeatureServerServer. Over gRPC the
@@ -97,7 +97,7 @@ func (s *Server) logLookup(r *reply) {
 	if s.opts.FeatureLog == nil || p.service == "" || p.sampleRate <= 0 || rand.Float64() >= p.sampleRate {
 		return
 	}
-	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, states: slices.Clone(r.states), rows: r.rows, scratch: &s.logScratch}
+	l := &logged{plan: p, keys: r.keys, encoded: r.encoded, states: slices.Clone(r.states), rows: r.rows, now: r.now, scratch: &s.logScratch}
 	if s.opts.FeatureLog.Log(offline.LogEntry{Service: p.service, Time: r.now, Rows: r.rows, Build: l.columns}) {
 		s.metrics.loggedRows.Add(float64(r.rows))
 	}
@@ -111,6 +111,7 @@ type logged struct {
 	encoded []string                // per (entity row, plan view), as in reply
 	states  []almanacv1.FieldStatus // the records' statuses, a copy of reply's
 	rows    int
+	now     time.Time // when windows were evaluated
 	scratch *logScratch
 }
 
@@ -120,6 +121,7 @@ type logged struct {
 // the next (offline.LogEntry).
 type logScratch struct {
 	dec      online.Decoder
+	tiles    window.Set
 	recs     []online.Record
 	values   []*almanacv1.Value
 	statuses []almanacv1.FieldStatus
@@ -129,8 +131,9 @@ type logScratch struct {
 // columns decodes the lookup's records into the plan's log columns: the
 // join keys, then each feature's values (nil for null) and statuses. The
 // records' statuses are the lookup's; only records whose values it served
-// are decoded. The columns are valid until the next call of columns with
-// the same scratch.
+// are decoded, and tile records evaluated at the lookup's now, which gives
+// the values it served. The columns are valid until the next call of
+// columns with the same scratch.
 func (l *logged) columns() []offline.LogColumn {
 	p, sc := l.plan, l.scratch
 	nv := len(p.views)
@@ -138,9 +141,16 @@ func (l *logged) columns() []offline.LogColumn {
 	recs := sized(sc.recs, len(l.encoded))
 	for k, e := range l.encoded {
 		recs[k] = online.Record{}
-		if l.states[k] == almanacv1.FieldStatus_PRESENT {
-			// The lookup transcoded the record, so it decodes.
-			recs[k], _ = sc.dec.Decode(p.views[k%nv].codec, e)
+		if l.states[k] != almanacv1.FieldStatus_PRESENT {
+			continue
+		}
+		// The lookup read the record, so it decodes.
+		if v := p.views[k%nv]; v.tiles != nil {
+			if found, _ := v.tiles.DecodeSet(&sc.tiles, e); found {
+				recs[k].Values, recs[k].Found = sc.tiles.Evaluate(v.aggs, v.def.Windows, l.now)
+			}
+		} else {
+			recs[k], _ = sc.dec.Decode(v.codec, e)
 		}
 	}
 	values := sized(sc.values, len(p.columns)*l.rows)
@@ -185,9 +195,6 @@ func (s *Server) resolve(cat *catalog, req *almanacv1.GetOnlineFeaturesRequest) 
 		return p, nil
 	case *almanacv1.GetOnlineFeaturesRequest_Features:
 		p, err := cat.planFor(k.Features.GetVal())
-		if errors.Is(err, errWindows) {
-			return nil, status.Error(codes.FailedPrecondition, err.Error())
-		}
 		if err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}

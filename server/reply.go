@@ -9,17 +9,20 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/online"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
+	"github.com/almanac-fs/almanac/window"
 )
 
 // reply is the answer to a lookup, kept close to what the store returned.
 // It holds the records of every entity row, one per plan view: each the
 // stored record with its features' values transcoded to their wire form
-// (online.Codec.Transcode), a status and an event time. Each feature column
+// (online.Codec.Transcode), or for a view with window aggregations the
+// values of its windows at now (addWindows), a status and an event time. Each feature column
 // of the plan is a field of one of a row's records (column); the server's
 // codec writes the columns to the wire from there (appendWire), so a lookup
 // builds no response message. A reply is not modified once newReply returns
@@ -62,6 +65,8 @@ type arena struct {
 	// The lookup's reads of the store.
 	lookups []online.Lookup
 	keys    []*almanacv1.Value
+	// The tiles of the record addWindows decodes.
+	tiles window.Set
 	// appendWire's working space.
 	stamps    []byte
 	stampEnds []int
@@ -97,7 +102,8 @@ func (r *reply) release() {
 }
 
 // newReply transcodes the records a lookup of rows entity rows found at time
-// now, into the memory of a, which the reply then holds until release. A
+// now, into the memory of a, which the reply then holds until release; the
+// tile records of views with window aggregations are evaluated at now. A
 // record that cannot be decoded is a DATA_LOSS error naming its view and
 // entity.
 func newReply(a *arena, p *plan, names *almanacv1.FeatureList, keys [][]*almanacv1.Value, encoded []string, rows int, now time.Time) (*reply, error) {
@@ -126,13 +132,20 @@ func newReply(a *arena, p *plan, names *almanacv1.FeatureList, keys [][]*almanac
 		r.first[k] = len(r.ends)
 		n := len(v.view.Features)
 		r.ends = r.ends[:len(r.ends)+n]
+		if v.tiles != nil {
+			if err := r.addWindows(k, v, e); err != nil {
+				r.release()
+				return nil, r.corrupt(k, err)
+			}
+			continue
+		}
 		var rec online.Record
 		if e != "" {
 			var err error
 			r.wire, rec.Found, rec.EventTime, err = v.codec.Transcode(r.wire, e, r.ends[r.first[k]:])
 			if err != nil {
 				r.release()
-				return nil, status.Errorf(codes.DataLoss, "online store holds a corrupt record of view %q for entity %s: %v", v.view.Name, r.entity(k/nv, k%nv), err)
+				return nil, r.corrupt(k, err)
 			}
 		}
 		if !rec.Found {
@@ -144,6 +157,49 @@ func newReply(a *arena, p *plan, names *almanacv1.FeatureList, keys [][]*almanac
 		r.times[k] = rec.EventTime
 	}
 	return r, nil
+}
+
+// addWindows sets record k from e, the tile record of the entity for view
+// v, which has window aggregations ("" for none): each window's value at
+// the reply's now in wire form, PRESENT (NULL_VALUE for a null value, as
+// for stored records) and the latest event time of the entity's rows; or,
+// when the entity has no row at or before now, NOT_FOUND and no values.
+// The values are marshaled one by one, which allocates for each; views
+// without windows never come here.
+func (r *reply) addWindows(k int, v *viewInfo, e string) error {
+	set := &r.buffers.tiles
+	ends := r.ends[r.first[k] : r.first[k]+len(v.view.Features)]
+	found := false
+	if e != "" {
+		var err error
+		if found, err = v.tiles.DecodeSet(set, e); err != nil {
+			return err
+		}
+	}
+	var vals []*almanacv1.Value
+	if found {
+		vals, found = set.Evaluate(v.aggs, v.def.Windows, r.now)
+	}
+	r.states[k], r.times[k] = almanacv1.FieldStatus_NOT_FOUND, time.Time{}
+	if found {
+		r.states[k], r.times[k] = almanacv1.FieldStatus_PRESENT, time.UnixMilli(set.Last).UTC()
+	}
+	for f := range ends {
+		if found {
+			var err error
+			if r.wire, err = (proto.MarshalOptions{}).MarshalAppend(r.wire, vals[f]); err != nil {
+				return fmt.Errorf("encode feature %q: %w", v.view.Features[f].Name, err)
+			}
+		}
+		ends[f] = len(r.wire)
+	}
+	return nil
+}
+
+// corrupt is the error of record k, which cannot be decoded.
+func (r *reply) corrupt(k int, err error) error {
+	nv := len(r.plan.views)
+	return status.Errorf(codes.DataLoss, "online store holds a corrupt record of view %q for entity %s: %v", r.plan.views[k%nv].view.Name, r.entity(k/nv, k%nv), err)
 }
 
 // entity describes the join key values of view j for entity row i.

@@ -26,7 +26,7 @@ import (
 //	              and each series' aggregation and hop
 //	5       8     First, in the place of a plain record's event time:
 //	              ms since the Unix epoch, big-endian, sign bit flipped
-//	13            uvarint Rows
+//	13            uvarint Rows, then uvarint Last - First (0 without rows)
 //	...           each series, in the order NewSet gives the features:
 //	                uvarint number of tiles, then each tile:
 //	                  start: the first as a varint of start/hop, the others
@@ -133,14 +133,18 @@ func (c *Codec) appendSet(dst []byte, s *Set) ([]byte, error) {
 			return dst, fmt.Errorf("encode tiles: the set has a series of aggregation %d at hop %dms, which no feature uses", x.Aggregation, x.Hop)
 		}
 	}
-	first := int64(0)
+	first, last := int64(0), int64(0)
 	if s.Rows > 0 {
-		first = s.First
+		first, last = s.First, s.Last
+	}
+	if last < first {
+		return dst, fmt.Errorf("encode tiles: the latest event time %dms is before the earliest %dms", last, first)
 	}
 	dst = append(dst, setVersion)
 	dst = append(dst, c.schema[:]...)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(first)^signBit)
 	dst = binary.AppendUvarint(dst, uint64(s.Rows))
+	dst = binary.AppendUvarint(dst, uint64(last)-uint64(first))
 	for _, key := range c.series {
 		x := s.series(key.agg, key.hop)
 		if x == nil {
@@ -268,6 +272,10 @@ func (c *Codec) decodeSet(s *Set, rec string) (bool, error) {
 	}
 	s.First = int64(first ^ signBit)
 	s.Rows = c.positive(&r, "rows")
+	// Last - First wraps below First when Last would overflow.
+	if s.Last = int64(uint64(s.First) + r.Uvarint()); s.Last < s.First {
+		r.Fail(fmt.Errorf("latest event time out of range"))
+	}
 	s.Series = slices.Grow(s.Series[:0], len(c.series))[:len(c.series)]
 	for i, key := range c.series {
 		x := &s.Series[i]

@@ -73,8 +73,8 @@ func TestSetRoundTrip(t *testing.T) {
 // diffSets says how got differs from want, field by field; "" when they
 // are equal. A series with no tiles equals a missing one.
 func diffSets(got, want *window.Set) string {
-	if got.Rows != want.Rows || (want.Rows > 0 && got.First != want.First) {
-		return fmt.Sprintf("rows %d first %d, want rows %d first %d", got.Rows, got.First, want.Rows, want.First)
+	if got.Rows != want.Rows || (want.Rows > 0 && (got.First != want.First || got.Last != want.Last)) {
+		return fmt.Sprintf("rows %d first %d last %d, want rows %d first %d last %d", got.Rows, got.First, got.Last, want.Rows, want.First, want.Last)
 	}
 	tiles := func(s *window.Set, agg int, hop int64) []window.Tile {
 		for _, x := range s.Series {
@@ -137,6 +137,7 @@ func TestDecodeSetRefuses(t *testing.T) {
 		{"truncated", aggs, rec[:len(rec)-1], "at byte"},
 		{"trailing bytes", aggs, rec + "\x00", "1 bytes left over"},
 		{"rows below a count", aggs, rec[:13] + "\x00" + rec[14:], "above the set's 0 rows"},
+		{"latest out of range", aggs, rec[:14] + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01" + rec[15:], "latest event time out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,10 +36,12 @@ type Series struct {
 // features use, lifetime included. Rows and First say whether the entity
 // has a row at a time, so a store that drops tiles older than its largest
 // window keeps them: an entity whose rows all left its windows reads 0 and
-// null, not not-found.
+// null, not not-found. Last is the event time a lookup serves with the
+// values.
 type Set struct {
 	Rows   int64 // rows taken
 	First  int64 // the earliest event time taken, ms; meaningful when Rows > 0
+	Last   int64 // the latest event time taken, ms; meaningful when Rows > 0
 	Series []Series
 }
 
@@ -75,7 +77,7 @@ func (s *Set) series(agg int, hop int64) *Series {
 
 // Add takes a row into its tile of every series.
 func (s *Set) Add(aggs []Agg, r Row) {
-	s.took(1, r.At.Time)
+	s.took(1, r.At.Time, r.At.Time)
 	for i := range s.Series {
 		x := &s.Series[i]
 		var v *almanacv1.Value
@@ -92,7 +94,7 @@ func (s *Set) Merge(aggs []Agg, o *Set) {
 	if o.Rows == 0 {
 		return
 	}
-	s.took(o.Rows, o.First)
+	s.took(o.Rows, o.First, o.Last)
 	for _, ox := range o.Series {
 		x := s.series(ox.Aggregation, ox.Hop)
 		if x == nil {
@@ -105,9 +107,12 @@ func (s *Set) Merge(aggs []Agg, o *Set) {
 	}
 }
 
-func (s *Set) took(rows, first int64) {
+func (s *Set) took(rows, first, last int64) {
 	if s.Rows == 0 || first < s.First {
 		s.First = first
+	}
+	if s.Rows == 0 || last > s.Last {
+		s.Last = last
 	}
 	s.Rows += rows
 }

@@ -11,8 +11,8 @@ import (
 // Trim drops from s the tiles no feature can read at now or after: in each
 // series, the tiles that start before floor(now - span, hop) for the
 // largest span of the features that use it. The lifetime series keeps its
-// tile, and a series no feature uses keeps all of them. Rows and First are
-// kept: an entity whose rows all left its windows still reads 0 and null,
+// tile, and a series no feature uses keeps all of them. Rows, First and Last
+// are kept: an entity whose rows all left its windows still reads 0 and null,
 // not not-found.
 func (s *Set) Trim(features []registry.WindowFeature, now time.Time) {
 	for i := range s.Series {
