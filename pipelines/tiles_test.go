@@ -18,18 +18,7 @@ import (
 
 // tilesRepo has a view over trips whose row-level SQL drops negative
 // fares; the test makes it an aggregated view.
-const tilesRepo = `
-kind: Entity
-name: driver
-join_keys: [{name: driver_id, type: int64}]
----
-kind: Source
-name: trips
-format: parquet
-path: data/*.parquet
-timestamp_field: event_ts
-created_timestamp_field: created_ts
----
+const tilesRepo = tripsRepo + `---
 kind: FeatureView
 name: trip_tiles
 entities: [driver]

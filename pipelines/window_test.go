@@ -11,9 +11,9 @@ import (
 	"github.com/almanac-fs/almanac/registry"
 )
 
-// windowRepo has a view over trips whose row-level SQL drops negative fares
-// and derives a column; the test makes it an aggregated view.
-const windowRepo = `
+// tripsRepo has the driver entity and the trips source of the repositories
+// of aggregated views' tests, which add a view.
+const tripsRepo = `
 kind: Entity
 name: driver
 join_keys: [{name: driver_id, type: int64}]
@@ -24,7 +24,11 @@ format: parquet
 path: data/*.parquet
 timestamp_field: event_ts
 created_timestamp_field: created_ts
----
+`
+
+// windowRepo has a view over trips whose row-level SQL drops negative fares
+// and derives a column; the test makes it an aggregated view.
+const windowRepo = tripsRepo + `---
 kind: FeatureView
 name: trip_windows
 entities: [driver]
