@@ -32,7 +32,8 @@ type Materializer struct {
 	// files materializing needs.
 	DB *duck.DB
 	// Online, when set, receives the latest row of each entity of each
-	// view with online: true.
+	// view with online: true, or for a view with window aggregations the
+	// entity's tiles (it must then implement online.Updater).
 	Online online.Store
 	// Strict makes a broken data-quality expectation fail a view's run
 	// before anything is written; otherwise violations are reported and
@@ -60,7 +61,7 @@ type Phase string
 const (
 	PhaseComputing Phase = "computing" // running the view's query over its source
 	PhaseWriting   Phase = "writing"   // writing partitions to the offline store
-	PhaseOnline    Phase = "online"    // writing the latest rows to the online store
+	PhaseOnline    Phase = "online"    // writing the latest rows or tiles to the online store
 	PhaseDone      Phase = "done"
 )
 
@@ -74,17 +75,10 @@ type Result struct {
 	Partitions  int       `json:"partitions"`
 	OnlineRows  int64     `json:"online_rows"`       // entities written to the online store
 	Skipped     string    `json:"skipped,omitempty"` // why nothing was done
-	// OnlineSkipped says why the online store was not written although
-	// the view is online.
-	OnlineSkipped string `json:"online_skipped,omitempty"`
 	// Violations are the data-quality expectations the rows broke.
 	Violations []offline.Violation `json:"violations,omitempty"`
 	Seconds    float64             `json:"seconds"`
 }
-
-// NotServedOnline is why a view with window aggregations is written to the
-// offline store only: its tiles are not written online yet.
-const NotServedOnline = "window aggregations are not served online yet"
 
 // ErrExpectations is returned by a strict run whose rows break the view's
 // data-quality expectations.
@@ -310,11 +304,13 @@ func (m *Materializer) view(ctx context.Context, v *registry.FeatureView, start,
 	}
 	res.RowsWritten = total
 	res.Partitions = snap.LastRun.Partitions
-	switch {
-	case m.Online != nil && v.Online && v.Aggregated():
-		res.OnlineSkipped = NotServedOnline
-	case m.Online != nil && v.Online:
-		if res.OnlineRows, err = m.writeOnline(ctx, conn, v, keyNames, ts, created); err != nil {
+	if m.Online != nil && v.Online {
+		if v.Aggregated() {
+			res.OnlineRows, err = m.writeTiles(ctx, conn, v, keys, ts, stored, read)
+		} else {
+			res.OnlineRows, err = m.writeOnline(ctx, conn, v, keyNames, ts, created)
+		}
+		if err != nil {
 			return res, fmt.Errorf("feature view %q: the offline history is committed, but writing the online store failed (run again to finish): %w", v.Name, err)
 		}
 	}

@@ -178,12 +178,8 @@ func materialize(g *globals, cmd *cobra.Command, f output.Format, fl materialize
 			rows = append(rows, []string{r.View, rng, "-", "-", "-", "-", "skipped: " + r.Skipped})
 			continue
 		}
-		online := strconv.FormatInt(r.OnlineRows, 10)
-		if r.OnlineSkipped != "" {
-			online = "skipped: " + r.OnlineSkipped
-		}
 		rows = append(rows, []string{r.View, rng, strconv.FormatInt(r.RowsWritten, 10), strconv.FormatInt(r.RowsDropped, 10),
-			strconv.Itoa(r.Partitions), online, fmt.Sprintf("%.2fs", r.Seconds)})
+			strconv.Itoa(r.Partitions), strconv.FormatInt(r.OnlineRows, 10), fmt.Sprintf("%.2fs", r.Seconds)})
 	}
 	if len(rows) > 0 {
 		if err := output.WriteTable(out, []string{"VIEW", "RANGE", "ROWS", "DROPPED", "PARTITIONS", "ONLINE", "TIME"}, rows); err != nil {
