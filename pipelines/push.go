@@ -267,8 +267,8 @@ func (p *Pusher) store(ctx context.Context, src *registry.Source, views []*regis
 			View: v.Name, Start: first, End: last.Add(time.Millisecond), Append: true, ID: id, Conn: conn, Table: viewTable,
 			TimestampColumn: src.TimestampField, SortBy: sortBy, OrderColumn: orderColumn,
 			AfterCommit: func(snap *offline.Snapshot) error {
-				// Window tiles are not served online yet: an aggregated
-				// view's pushed rows go to its offline history only.
+				// Pushed rows are not merged into window tiles yet: an
+				// aggregated view's go to its offline history only.
 				if v.Online && !v.Aggregated() {
 					latest := len(snap.Appended) > 0 && snap.Appended[len(snap.Appended)-1] == id
 					onlineErr = p.writeOnline(ctx, v, onlineRows(v, defs, src, columns, n), !latest)
