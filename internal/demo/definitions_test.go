@@ -50,7 +50,7 @@ func TestDemoDefinitionsLoad(t *testing.T) {
 
 	ttls := map[string]time.Duration{
 		"driver_stats":         48 * time.Hour,
-		"driver_trip_activity": 7 * 24 * time.Hour,
+		"driver_trip_activity": 0, // aggregated: its windows bound time
 		"customer_profile":     72 * time.Hour,
 		"driver_location":      time.Hour,
 		"driver_embedding":     0,
