@@ -243,6 +243,9 @@ func (v *FeatureView) windowsFromProto(aggs []*almanacv1.Aggregation) error {
 	if len(aggs) == 0 {
 		return nil
 	}
+	if len(v.Features) == 0 {
+		return nil // stored before plan typed its features: unresolved, as loaded
+	}
 	windows := v.standInFeatures()
 	if len(windows) != len(v.Features) {
 		return fmt.Errorf("its %d aggregations compute %d features, but %d are stored", len(aggs), len(windows), len(v.Features))
