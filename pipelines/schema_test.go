@@ -73,12 +73,12 @@ func TestSchemasCheckViews(t *testing.T) {
 		},
 		{
 			name:  "sql with a second statement",
-			edits: []edit{{"driver_features.yaml", "CURRENT ROW\n  )\n", "CURRENT ROW\n  ); SELECT 1\n"}},
+			edits: []edit{{"driver_features.yaml", "  FROM source\n", "  FROM source; SELECT 1\n"}},
 			want:  []string{`feature view "driver_trip_activity": sql must be exactly one SELECT query over the table "source" (WITH … SELECT included), but it has 2 statements`},
 		},
 		{
 			name:  "sql with a second statement over a source without data yet",
-			edits: []edit{noData, {"driver_features.yaml", "CURRENT ROW\n  )\n", "CURRENT ROW\n  ); COPY (SELECT 1) TO 'owned.csv'\n"}},
+			edits: []edit{noData, {"driver_features.yaml", "  FROM source\n", "  FROM source; COPY (SELECT 1) TO 'owned.csv'\n"}},
 			want:  []string{`feature view "driver_trip_activity": sql must be exactly one SELECT query over the table "source" (WITH … SELECT included), but it is not a SELECT statement`},
 		},
 		{
