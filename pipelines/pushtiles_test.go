@@ -352,11 +352,11 @@ func TestMaterializeKeepsPushes(t *testing.T) {
 						upToNow = append(upToNow, r)
 					}
 				}
-				// The entity as the tiles query gives it: its tiles, rows and
-				// first event time up to now.
+				// The entity as the tiles query gives it: its tiles, rows,
+				// first and last event times up to now.
 				w.keys, w.cur = f.m.Defs.JoinKeys(f.v), []driver.Value{int64(1)}
 				w.set = window.Build(f.aggs, f.v.Windows, upToNow)
-				w.rows, w.first = w.set.Rows, w.set.First
+				w.rows, w.first, w.last = w.set.Rows, w.set.First, w.set.Last
 				if err := w.flush(t.Context()); err != nil {
 					t.Fatal(err)
 				}

@@ -23,11 +23,11 @@ import (
 const tileBatch = 2000
 
 // tileColumns are the columns of the tiles query after the join keys: the
-// entity's rows up to now and its first event time (over its whole
-// history), then of one row in the windows' reach (nulls when it has none)
+// entity's rows up to now and its first and last event times (over its
+// whole history up to now), then of one row in the windows' reach (nulls when it has none)
 // its event time, created time (null for none) and position in the
 // history, all in ms but the position; the aggregated columns follow.
-const tileColumns = 5
+const tileColumns = 6
 
 // writeTiles writes to the online store the tiles (window.Set) of each
 // entity of the aggregated view v with rows in the rows table at or before
@@ -56,7 +56,7 @@ func (m *Materializer) writeTiles(ctx context.Context, conn *sql.Conn, v *regist
 		sel = append(sel, "f."+keyIdents[i])
 		rowTypes[i] = k.Type
 	}
-	sel = append(sel, "f.almanac_n", "f.almanac_first", "w.almanac_ms", "w.almanac_created", "w.almanac_tie")
+	sel = append(sel, "f.almanac_n", "f.almanac_first", "f.almanac_last", "w.almanac_ms", "w.almanac_created", "w.almanac_tie")
 	fields := append(slices.Clone(keys), stored...)
 	aggCol := make([]int, len(v.Aggregations))
 	for i, a := range v.Aggregations {
@@ -119,7 +119,7 @@ func (m *Materializer) writeTiles(ctx context.Context, conn *sql.Conn, v *regist
 	entities := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s <= CAST(%s AS TIMESTAMPTZ)",
 		strings.Join(keyIdents, ", "), rowsTable, duck.Ident(ts), duck.Quote(now.Format(time.RFC3339Nano)))
 	q := fmt.Sprintf(`WITH r AS (%[1]s),
-f AS (SELECT %[2]s, count(*) AS almanac_n, epoch_ms(min(almanac_ts)) AS almanac_first FROM r JOIN (%[3]s) USING (%[2]s) GROUP BY ALL),
+f AS (SELECT %[2]s, count(*) AS almanac_n, epoch_ms(min(almanac_ts)) AS almanac_first, epoch_ms(max(almanac_ts)) AS almanac_last FROM r JOIN (%[3]s) USING (%[2]s) GROUP BY ALL),
 w AS (SELECT *, epoch_ms(almanac_ts) AS almanac_ms, %[4]s AS almanac_created, struct_extract(almanac_key, 'tie') AS almanac_tie FROM %[5]s)
 SELECT %[6]s FROM f LEFT JOIN w USING (%[2]s) ORDER BY %[2]s, w.almanac_key`,
 		all, strings.Join(keyIdents, ", "), entities, createdMs, inReach, strings.Join(sel, ", "))
@@ -183,6 +183,7 @@ type tileWriter struct {
 	cur     []driver.Value // the join key values of the entity being built
 	rows    int64          // its rows up to now
 	first   int64          // its first event time, ms
+	last    int64          // its last event time up to now, ms
 	set     window.Set     // its tiles so far
 	vals    []*almanacv1.Value
 	pending [][]*almanacv1.Value // the keys of the records to write
@@ -199,25 +200,26 @@ func (w *tileWriter) add(ctx context.Context, rows [][]driver.Value) error {
 			if err := w.finish(ctx); err != nil {
 				return err
 			}
-			var ok1, ok2 bool
+			var ok1, ok2, ok3 bool
 			w.rows, ok1 = row[nk].(int64)
 			w.first, ok2 = row[nk+1].(int64)
-			if !ok1 || !ok2 {
-				return fmt.Errorf("the tiles query gave a count of rows %T and first event time %T, not integers", row[nk], row[nk+1])
+			w.last, ok3 = row[nk+2].(int64)
+			if !ok1 || !ok2 || !ok3 {
+				return fmt.Errorf("the tiles query gave a count of rows %T and first and last event times %T, %T, not integers", row[nk], row[nk+1], row[nk+2])
 			}
 			w.cur = slices.Clone(row[:nk])
 			w.set = window.NewSet(w.features)
 		}
-		ms, ok := row[nk+2].(int64)
+		ms, ok := row[nk+3].(int64)
 		if !ok {
 			continue // the entity has no row in the windows' reach
 		}
 		at := window.Order{Time: ms, Created: window.NoCreated}
-		if c, ok := row[nk+3].(int64); ok {
+		if c, ok := row[nk+4].(int64); ok {
 			at.Created = c
 		}
-		if at.Seq, ok = row[nk+4].(int64); !ok {
-			return fmt.Errorf("the tiles query gave a row position %T, not an integer", row[nk+4])
+		if at.Seq, ok = row[nk+5].(int64); !ok {
+			return fmt.Errorf("the tiles query gave a row position %T, not an integer", row[nk+5])
 		}
 		w.vals = w.vals[:0]
 		for _, c := range w.aggCol {
@@ -251,7 +253,7 @@ func (w *tileWriter) finish(ctx context.Context) error {
 	// The counts are of every row up to now, which the windows' reach may
 	// leave out: an entity whose rows all left its windows reads 0, not
 	// not-found.
-	w.set.Rows, w.set.First = w.rows, w.first
+	w.set.Rows, w.set.First, w.set.Last = w.rows, w.first, w.last
 	w.set.Remember(w.pushes...)
 	w.set.Trim(w.features, w.now)
 	var err error
