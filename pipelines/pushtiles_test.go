@@ -17,22 +17,9 @@ import (
 	"github.com/almanac-fs/almanac/window/windowtest"
 )
 
-// pushTilesRepo has an aggregated view, served online, over a push source.
-const pushTilesRepo = `
-kind: Entity
-name: driver
-join_keys: [{name: driver_id, type: int64}]
----
-kind: Source
-name: live_trips
-format: push
-timestamp_field: event_ts
-schema:
-  - {name: driver_id, type: int64}
-  - {name: event_ts, type: timestamp}
-  - {name: fare, type: float64}
-  - {name: zone, type: string}
----
+// pushTilesRepo adds to pushWindowRepo an aggregated view over its push
+// source with an aggregation of most functions.
+const pushTilesRepo = pushWindowRepo + `---
 kind: FeatureView
 name: live_tiles
 entities: [driver]
@@ -247,7 +234,7 @@ func TestConcurrentPushesIntoTiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newTilesPush(t, tc.open)
 			var wg sync.WaitGroup
-			errs := make(chan error, pushers)
+			errs := make([]error, pushers)
 			var all []trip
 			for g := range pushers {
 				var mine [][]trip
@@ -257,16 +244,13 @@ func TestConcurrentPushesIntoTiles(t *testing.T) {
 				}
 				wg.Go(func() {
 					for _, trips := range mine {
-						if _, err := f.p.Push(t.Context(), f.m.Defs, "live_trips", f.columns(trips)); err != nil {
-							errs <- err
-							return
-						}
+						_, err := f.p.Push(t.Context(), f.m.Defs, "live_trips", f.columns(trips))
+						errs[g] = errors.Join(errs[g], err)
 					}
 				})
 			}
 			wg.Wait()
-			close(errs)
-			for err := range errs {
+			if err := errors.Join(errs...); err != nil {
 				t.Fatal(err)
 			}
 			f.took(all) // distinct event times: the order of pushes does not matter
