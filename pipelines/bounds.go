@@ -21,16 +21,12 @@ var minValueTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 // gives an error wrapping online.ErrInvalid that names its column, row and
 // the bound.
 func (p *Pusher) checkTimes(src *registry.Source, columns map[string][]*almanacv1.Value) error {
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
 	maxFuture := p.MaxFuture
 	if maxFuture == 0 {
 		defaults := registry.DefaultConfig("")
 		maxFuture = defaults.MaxFuture()
 	}
-	latest := now().UTC().Add(maxFuture)
+	latest := p.now().UTC().Add(maxFuture)
 	for _, f := range src.Schema {
 		col, ok := columns[f.Name]
 		if !ok || f.Type.Elem != registry.Timestamp {

@@ -22,6 +22,7 @@ import (
 	"github.com/almanac-fs/almanac/online"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
+	"github.com/almanac-fs/almanac/window"
 )
 
 // Pusher stores rows pushed to push sources: the latest per entity in the
@@ -48,7 +49,10 @@ type Pusher struct {
 // may have reached the offline store and can be retried: the offline store
 // skips an append of rows it appended lately (they are named by a hash of
 // their content), and the online store's newer-wins makes the retry
-// harmless there. Pushing the same rows twice therefore stores them once.
+// harmless there. The tiles of an aggregated view remember the latest
+// window.MaxPushIDs pushes merged into each (see mergeTiles), and merge
+// none of them again. Pushing the same rows twice therefore stores them
+// once.
 //
 // Of rows with the same join keys and event time, the later push's wins,
 // and within a push the later row's, both online and in training sets: each
@@ -88,6 +92,14 @@ func (p *Pusher) Push(ctx context.Context, defs *registry.Definitions, source st
 		return 0, err
 	}
 	return rows, nil
+}
+
+// now returns the time of p's clock.
+func (p *Pusher) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
 }
 
 // checkColumns checks the pushed columns against the source schema,
@@ -267,9 +279,11 @@ func (p *Pusher) store(ctx context.Context, src *registry.Source, views []*regis
 			View: v.Name, Start: first, End: last.Add(time.Millisecond), Append: true, ID: id, Conn: conn, Table: viewTable,
 			TimestampColumn: src.TimestampField, SortBy: sortBy, OrderColumn: orderColumn,
 			AfterCommit: func(snap *offline.Snapshot) error {
-				// Pushed rows are not merged into window tiles yet: an
-				// aggregated view's go to its offline history only.
-				if v.Online && !v.Aggregated() {
+				switch {
+				case !v.Online:
+				case v.Aggregated():
+					onlineErr = p.mergeTiles(ctx, v, keys, src, columns, n, id, pushSeq(snap, id))
+				default:
 					latest := len(snap.Appended) > 0 && snap.Appended[len(snap.Appended)-1] == id
 					onlineErr = p.writeOnline(ctx, v, onlineRows(v, defs, src, columns, n), !latest)
 				}
@@ -314,6 +328,106 @@ func (p *Pusher) writeOnline(ctx context.Context, v *registry.FeatureView, rows 
 	}
 	if err := p.Online.Write(ctx, view, rows); err != nil {
 		return fmt.Errorf("write pushed rows of view %q to the online store: %w", v.Name, err)
+	}
+	return nil
+}
+
+// pushSeqBase orders pushed rows in window tiles after the rows
+// materialization put there, whose Seq, their place in the offline
+// history (file<<40 | row), stays below it. A pushed row's Seq is
+// pushSeqBase | version<<32 | row: version is that of the snapshot that
+// committed its push, so a later push wins ties, and row its place in the
+// push, so a later row does, as in training sets.
+const pushSeqBase = 1 << 62
+
+// pushSeq returns the Seq of the first row of push id, given the snapshot
+// its AfterCommit got. A retried push whose append was skipped gets the
+// current snapshot: its version is then estimated as the current one less
+// the appends after it, which places it before them unless replacing
+// writes came between.
+func pushSeq(snap *offline.Snapshot, id string) int64 {
+	version := snap.Version
+	if i := slices.Index(snap.Appended, id); i >= 0 {
+		version -= int64(len(snap.Appended) - 1 - i)
+	}
+	return pushSeqBase | version<<32
+}
+
+// mergeTiles merges pushed rows of the aggregated view v, whose join keys
+// are keys, into the tile record of each of their entities in the online
+// store, atomically per entity. A record that remembers the push id (see
+// window.Set.Remember) is left as it is: a retried push whose rows reached
+// it counts once. Rows with event times after now wait in the record as
+// pending rows until their time (window.Set.Push).
+func (p *Pusher) mergeTiles(ctx context.Context, v *registry.FeatureView, keys []registry.Field, src *registry.Source, columns map[string][]*almanacv1.Value, n int, id string, seq int64) error {
+	up, ok := p.Online.(online.Updater)
+	if !ok {
+		return fmt.Errorf("merge pushed rows of view %q into its tiles: the online store (%T) does not update records in place", v.Name, p.Online)
+	}
+	var entities [][]*almanacv1.Value
+	var rows [][]window.Row
+	index := map[string]int{}
+	opts := proto.MarshalOptions{Deterministic: true}
+	ts := columns[src.TimestampField]
+	for i := range n {
+		key := make([]*almanacv1.Value, len(keys))
+		var name []byte
+		for j, k := range keys {
+			key[j] = columns[k.Name][i]
+			b, err := opts.Marshal(key[j])
+			if err != nil {
+				return fmt.Errorf("merge pushed rows of view %q into its tiles: join key %q: %w", v.Name, k.Name, err)
+			}
+			name = values.AppendString(name, b)
+		}
+		e, ok := index[string(name)]
+		if !ok {
+			e = len(entities)
+			index[string(name)] = e
+			entities, rows = append(entities, key), append(rows, nil)
+		}
+		row := window.Row{
+			At:     window.Order{Time: values.Time(ts[i]).UnixMilli(), Created: window.NoCreated, Seq: seq + int64(i)},
+			Values: make([]*almanacv1.Value, len(v.Aggregations)),
+		}
+		for j, a := range v.Aggregations {
+			if col, ok := columns[a.Column]; ok && a.Column != "" {
+				row.Values[j] = col[i]
+			}
+		}
+		rows[e] = append(rows[e], row)
+	}
+	aggs := window.Aggs(v.Aggregations, v.Windows)
+	codec := window.NewCodec(aggs, v.Windows)
+	now := p.now()
+	err := up.Update(ctx, online.ViewOf(v), entities, func(i int, old string) (string, error) {
+		set := window.NewSet(v.Windows)
+		if old != "" {
+			found, err := codec.DecodeSet(&set, old)
+			if err != nil {
+				return "", fmt.Errorf("read the tiles of %v: %w", entities[i], err)
+			}
+			if !found { // written for other aggregations: start again
+				set = window.NewSet(v.Windows)
+			}
+		}
+		if set.Pushed(id) {
+			return "", nil
+		}
+		for _, r := range rows[i] {
+			set.Push(aggs, r, now)
+		}
+		set.Remember(id)
+		set.Settle(aggs, now)
+		set.Trim(v.Windows, now)
+		rec, err := codec.AppendSet(nil, &set)
+		if err != nil {
+			return "", fmt.Errorf("encode the tiles of %v: %w", entities[i], err)
+		}
+		return string(rec), nil
+	})
+	if err != nil {
+		return fmt.Errorf("merge pushed rows of view %q into its tiles: %w", v.Name, err)
 	}
 	return nil
 }

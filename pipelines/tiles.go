@@ -23,7 +23,7 @@ import (
 const tileBatch = 2000
 
 // tileColumns are the columns of the tiles query after the join keys: the
-// entity's rows up to now and its first and latest event times (over its
+// entity's rows up to now and its first and last event times (over its
 // whole history up to now), then of one row in the windows' reach (nulls when it has none)
 // its event time, created time (null for none) and position in the
 // history, all in ms but the position; the aggregated columns follow.
@@ -99,6 +99,15 @@ func (m *Materializer) writeTiles(ctx context.Context, conn *sql.Conn, v *regist
 	if err != nil || !found {
 		return 0, err
 	}
+	// The pushes whose appends the rows may hold: a record remembers them,
+	// so that their online merges, if still to come, count nothing more.
+	// Read after the rows, the snapshot holds those the rows hold, and
+	// perhaps later ones, which are then not merged online until the next
+	// run (see tileWriter.write).
+	snap, err := m.Offline.Snapshot(v.Name)
+	if err != nil {
+		return 0, fmt.Errorf("read the pushes of view %q: %w", v.Name, err)
+	}
 	createdMs := "NULL"
 	if created {
 		createdMs = "CASE WHEN isfinite(almanac_key.created) THEN epoch_ms(almanac_key.created) END"
@@ -131,7 +140,7 @@ SELECT %[6]s FROM f LEFT JOIN w USING (%[2]s) ORDER BY %[2]s, w.almanac_key`,
 		close(batches)
 	}()
 	w := tileWriter{
-		store: up, view: online.ViewOf(v), features: v.Windows, now: now,
+		store: up, view: online.ViewOf(v), features: v.Windows, now: now, pushes: snap.Appended[max(0, len(snap.Appended)-window.MaxPushIDs):],
 		aggs: window.Aggs(v.Aggregations, v.Windows), keys: keys, aggCol: aggCol, rowTypes: rowTypes,
 		progress: func(n int64) { m.report(Progress{View: v.Name, Phase: PhaseOnline, Rows: n, Total: total}) },
 	}
@@ -168,12 +177,13 @@ type tileWriter struct {
 	keys     []registry.Field
 	aggCol   []int           // see writeTiles
 	rowTypes []registry.Type // see writeTiles
+	pushes   []string        // the ids of the latest pushes the rows hold
 	progress func(written int64)
 
 	cur     []driver.Value // the join key values of the entity being built
 	rows    int64          // its rows up to now
 	first   int64          // its first event time, ms
-	last    int64          // its latest event time up to now, ms
+	last    int64          // its last event time up to now, ms
 	set     window.Set     // its tiles so far
 	vals    []*almanacv1.Value
 	pending [][]*almanacv1.Value // the keys of the records to write
@@ -244,6 +254,7 @@ func (w *tileWriter) finish(ctx context.Context) error {
 	// leave out: an entity whose rows all left its windows reads 0, not
 	// not-found.
 	w.set.Rows, w.set.First, w.set.Last = w.rows, w.first, w.last
+	w.set.Remember(w.pushes...)
 	w.set.Trim(w.features, w.now)
 	var err error
 	if w.buf, err = w.codec.AppendSet(w.buf[:0], &w.set); err != nil {
@@ -268,12 +279,16 @@ func (w *tileWriter) flush(ctx context.Context) error {
 
 // write writes the pending records, replacing what the store holds:
 // materialization recomputes them from the whole offline history, which
-// holds the pushed rows too.
+// holds the pushed rows too. Of the record replaced it keeps the push ids
+// it remembers and its pending rows after now, which the history's rows
+// up to now leave out. A push committed offline after the run read the
+// history's snapshot, and merged online before the record is replaced,
+// is lost online until the next run.
 func (w *tileWriter) write(ctx context.Context) error {
 	if len(w.pending) == 0 {
 		return nil
 	}
-	err := w.store.Update(ctx, w.view, w.pending, func(i int, _ string) (string, error) { return w.records[i], nil })
+	err := w.store.Update(ctx, w.view, w.pending, w.replace)
 	if err != nil {
 		return fmt.Errorf("write tiles: %w", err)
 	}
@@ -281,6 +296,36 @@ func (w *tileWriter) write(ctx context.Context) error {
 	w.pending, w.records = w.pending[:0], w.records[:0]
 	w.progress(w.written)
 	return nil
+}
+
+// replace returns the record to write for pending record i over old, the
+// record the store holds. It changes nothing in w: Update may call it more
+// than once.
+func (w *tileWriter) replace(i int, old string) (string, error) {
+	if old == "" {
+		return w.records[i], nil
+	}
+	var prev window.Set
+	if found, err := w.codec.DecodeSet(&prev, old); err != nil || !found {
+		return w.records[i], nil // unreadable: replaced whole
+	}
+	ms := w.now.UnixMilli()
+	later := slices.DeleteFunc(prev.Pending, func(r window.Row) bool { return r.At.Time <= ms })
+	if len(later) == 0 && len(prev.Pushes) == 0 {
+		return w.records[i], nil
+	}
+	var set window.Set
+	if _, err := w.codec.DecodeSet(&set, w.records[i]); err != nil {
+		return "", fmt.Errorf("read the tiles of %v back: %w", w.pending[i], err)
+	}
+	set.Pending = later
+	set.Pushes = prev.Pushes
+	set.Remember(w.pushes...)
+	rec, err := w.codec.AppendSet(nil, &set)
+	if err != nil {
+		return "", fmt.Errorf("encode the tiles of %v: %w", w.pending[i], err)
+	}
+	return string(rec), nil
 }
 
 // sameKey reports whether the scanned join key values a and b are equal.

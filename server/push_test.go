@@ -3,6 +3,7 @@ package server_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -12,8 +13,11 @@ import (
 	"github.com/almanac-fs/almanac/internal/servertest"
 	"github.com/almanac-fs/almanac/internal/values"
 	"github.com/almanac-fs/almanac/pipelines"
+	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
 	"github.com/almanac-fs/almanac/sdk"
+	"github.com/almanac-fs/almanac/window"
+	"github.com/almanac-fs/almanac/window/windowtest"
 )
 
 // offlineRows renders the rows of a view's current offline snapshot as
@@ -219,5 +223,90 @@ func TestConcurrentPushes(t *testing.T) {
 				t.Errorf("offline history holds %d rows, want %d", got, workers*each)
 			}
 		})
+	}
+}
+
+// TestPushThenLookupWindows pushes rows of driver_moves' source through the
+// gRPC Push, twice (the second as a retry), over tiles materialized
+// before, then looks up every window feature: each value, status and event
+// time is what window.Evaluate makes of the rows materialized and pushed,
+// every pushed row counted once, and a row pushed ahead of now only from
+// its time on.
+func TestPushThenLookupWindows(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(string(backend), func(t *testing.T) {
+			env, view, rows, now := windowEnv(t, backend)
+			c := dial(t, env.Addr)
+			pushed := []move{
+				{1001, time.Minute, values.Float64(3), "p"},
+				{1005, 30 * time.Minute, values.Float64(6), "q"},
+				{1004, -5 * time.Minute, values.Float64(7), "r"}, // ahead of now
+				{1002, 0, nil, "s"},
+				{1002, 0, values.Float64(2), "t"}, // ties with the row before, and wins
+			}
+			cols := map[string][]any{}
+			for i, m := range pushed {
+				var lat any
+				if m.lat != nil {
+					lat = m.lat.GetDoubleVal()
+				}
+				cols["driver_id"] = append(cols["driver_id"], m.driver)
+				cols["event_ts"] = append(cols["event_ts"], now.Add(-m.ago))
+				cols["lat"] = append(cols["lat"], lat)
+				cols["status"] = append(cols["status"], m.status)
+				r := window.Row{At: window.Order{Time: now.Add(-m.ago).UnixMilli(), Created: window.NoCreated, Seq: int64(len(moves) + i)}}
+				for _, a := range view.Aggregations {
+					r.Values = append(r.Values, map[string]*almanacv1.Value{"lat": m.lat, "status": values.String(m.status)}[a.Column])
+				}
+				rows[m.driver] = append(rows[m.driver], r)
+			}
+			for _, attempt := range []string{"push", "retry"} {
+				if n, err := c.Push(t.Context(), servertest.PushSource, cols); err != nil || n != int64(len(pushed)) {
+					t.Fatalf("%s: %d rows, %v; want %d", attempt, n, err, len(pushed))
+				}
+			}
+			for _, at := range []time.Time{now, now.Add(5*time.Minute - time.Millisecond), now.Add(5 * time.Minute)} {
+				env.Clock.Set(at)
+				lookupWindows(t, c, view, rows, at)
+			}
+		})
+	}
+}
+
+// lookupWindows looks up every feature of view for drivers 1001 to 1005
+// and checks each value, status and event time against window.Evaluate of
+// their rows at the lookup's time at.
+func lookupWindows(t *testing.T, c *sdk.Client, view *registry.FeatureView, rows map[int64][]window.Row, at time.Time) {
+	t.Helper()
+	ids := []int64{1001, 1002, 1003, 1004, 1005}
+	var refs []string
+	for _, f := range view.Features {
+		refs = append(refs, view.Name+":"+f.Name)
+	}
+	res, err := c.GetOnlineFeatures(t.Context(), sdk.Query{Features: refs, Entities: drivers(ids...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aggs := window.Aggs(view.Aggregations, view.Windows)
+	for i, id := range ids {
+		want, found := window.Evaluate(rows[id], aggs, view.Windows, at)
+		latest := int64(math.MinInt64)
+		for _, r := range rows[id] {
+			if r.At.Time <= at.UnixMilli() {
+				latest = max(latest, r.At.Time)
+			}
+		}
+		for f, feature := range view.Features {
+			col := res.Response().GetResults()[1+f]
+			got, st := col.GetValues()[i], col.GetStatuses()[i]
+			switch {
+			case !found && st != almanacv1.FieldStatus_NOT_FOUND:
+				t.Errorf("at %s, driver %d, %s: %v %v, want NOT_FOUND", at, id, feature.Name, st, got)
+			case found && !windowtest.Equal(got, want[f]):
+				t.Errorf("at %s, driver %d, %s: %v, want %v", at, id, feature.Name, got, want[f])
+			case found && !col.GetEventTimestamps()[i].AsTime().Equal(time.UnixMilli(latest)):
+				t.Errorf("at %s, driver %d, %s: event time %s, want %s", at, id, feature.Name, col.GetEventTimestamps()[i].AsTime(), time.UnixMilli(latest).UTC())
+			}
+		}
 	}
 }

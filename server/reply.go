@@ -182,7 +182,8 @@ func (r *reply) addWindows(k int, v *viewInfo, e string) error {
 	}
 	r.states[k], r.times[k] = almanacv1.FieldStatus_NOT_FOUND, time.Time{}
 	if found {
-		r.states[k], r.times[k] = almanacv1.FieldStatus_PRESENT, time.UnixMilli(set.Last).UTC()
+		last, _ := set.Latest(r.now)
+		r.states[k], r.times[k] = almanacv1.FieldStatus_PRESENT, time.UnixMilli(last).UTC()
 	}
 	for f := range ends {
 		if found {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/almanac-fs/almanac/internal/values"
+	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 	"github.com/almanac-fs/almanac/registry"
 )
 
@@ -42,6 +43,16 @@ import (
 //	                    last        Value, then its order
 //	                    last_n      uvarint number of entries, each a value
 //	                                then its order, newest first
+//	...           uvarint number of push ids (Set.Pushes), each a uvarint
+//	              length then its bytes, oldest first
+//	...           uvarint number of pending rows (Set.Pending), each its
+//	              event time as a varint, its order from that time, then
+//	              for each aggregation but counts of rows its column's
+//	              value: a byte 0 for a null, otherwise a byte 1 then
+//	                count       nothing
+//	                sum, mean,  the value as values.Number gives it: the
+//	                stddev      integer as a varint, the float as a float64
+//	                others      the value, as in their tiles
 //
 // Values are encoded as online records encode them (values.AppendValue;
 // float64s as 8 little-endian bytes). An order is its time as a varint
@@ -173,6 +184,47 @@ func (c *Codec) appendSet(dst []byte, s *Set) ([]byte, error) {
 			}
 		}
 	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Pushes)))
+	for _, id := range s.Pushes {
+		dst = values.AppendString(dst, id)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Pending)))
+	for i := range s.Pending {
+		var err error
+		if dst, err = c.appendPending(dst, &s.Pending[i]); err != nil {
+			return dst, fmt.Errorf("encode tiles: pending row %d: %w", i, err)
+		}
+	}
+	return dst, nil
+}
+
+// appendPending appends the encoding of a pending row.
+func (c *Codec) appendPending(dst []byte, r *Row) ([]byte, error) {
+	dst = binary.AppendVarint(dst, r.At.Time)
+	dst = appendOrder(dst, r.At.Time, r.At)
+	for i, a := range c.aggs {
+		v := pendingValue(r, i)
+		if a.Rows {
+			continue
+		}
+		if v.GetVal() == nil {
+			dst = append(dst, 0)
+			continue
+		}
+		dst = append(dst, 1)
+		switch a.Function {
+		case registry.AggCount:
+		case registry.AggSum, registry.AggMean, registry.AggStddev:
+			n, f := values.Number(v)
+			dst = binary.AppendVarint(dst, n)
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
+		default:
+			var err error
+			if dst, err = values.AppendValue(dst, c.kinds[i], a.Type.List && a.Function != registry.AggLastN, v); err != nil {
+				return dst, fmt.Errorf("aggregation %d: %w", i, err)
+			}
+		}
+	}
 	return dst, nil
 }
 
@@ -297,6 +349,16 @@ func (c *Codec) decodeSet(s *Set, rec string) (bool, error) {
 			}
 		}
 	}
+	s.Pushes = s.Pushes[:0]
+	for range r.Count(1) {
+		s.Pushes = append(s.Pushes, r.Raw())
+	}
+	s.Pending = s.Pending[:0]
+	for range r.Count(3) { // a time and an order take 3 bytes at least
+		if err := c.readPending(&r, s); err != nil {
+			return false, fmt.Errorf("%w: pending row %d, at byte %d: %v", ErrCorrupt, len(s.Pending), r.Off(), err)
+		}
+	}
 	if err := r.Err(); err != nil {
 		return false, fmt.Errorf("%w: at byte %d: %v", ErrCorrupt, r.Off(), err)
 	}
@@ -378,6 +440,40 @@ func (c *Codec) readPartial(r *values.Reader, s *Set, agg int, t *Tile) {
 			}
 		}
 	}
+}
+
+// readPending reads a pending row into s.Pending.
+func (c *Codec) readPending(r *values.Reader, s *Set) error {
+	t := r.Varint()
+	row := Row{At: readOrder(r, t), Values: make([]*almanacv1.Value, len(c.aggs))}
+	for i, a := range c.aggs {
+		if a.Rows {
+			continue
+		}
+		switch r.Uvarint() {
+		case 0:
+			continue
+		case 1:
+		default:
+			r.Fail(fmt.Errorf("aggregation %d: bad null flag", i))
+		}
+		switch a.Function {
+		case registry.AggCount:
+			row.Values[i] = values.Int64(1) // only whether it is null counts
+		case registry.AggSum, registry.AggMean, registry.AggStddev:
+			n, f := r.Varint(), math.Float64frombits(r.Bits64())
+			if row.Values[i] = values.Int64(n); f != 0 {
+				row.Values[i] = values.Float64(f)
+			}
+		default:
+			row.Values[i] = r.Value(c.kinds[i], a.Type.List && a.Function != registry.AggLastN)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	s.Pending = append(s.Pending, row)
+	return nil
 }
 
 // readOrder reads an order in the tile starting at start.

@@ -37,12 +37,20 @@ type Series struct {
 // has a row at a time, so a store that drops tiles older than its largest
 // window keeps them: an entity whose rows all left its windows reads 0 and
 // null, not not-found. Last is the event time a lookup serves with the
-// values.
+// values (see Latest).
+//
+// Pending are pushed rows whose event time was after the time they were
+// pushed at (see Push): they are not in the tiles, Rows, First or Last, and
+// Evaluate takes them only at or after their time. Pushes are the ids of
+// the latest pushes taken (see Remember), so that a retried push is not
+// counted twice.
 type Set struct {
-	Rows   int64 // rows taken
-	First  int64 // the earliest event time taken, ms; meaningful when Rows > 0
-	Last   int64 // the latest event time taken, ms; meaningful when Rows > 0
-	Series []Series
+	Rows    int64 // rows taken
+	First   int64 // the earliest event time taken, ms; meaningful when Rows > 0
+	Last    int64 // the latest event time taken, ms; meaningful when Rows > 0
+	Series  []Series
+	Pending []Row
+	Pushes  []string
 }
 
 // NewSet returns an empty Set with a series for each (aggregation, hop)
@@ -141,14 +149,15 @@ func hopStart(ms, hop int64) int64 {
 	return ms - r
 }
 
-// Evaluate returns the value at t of each feature from s's tiles, and
-// whether the entity has a row at or before t; without one the values are
-// nil. The tiles must hold no row after t: the value of a window is the
-// merge of the tiles starting in [floor(t-w, hop), t], of every tile for a
-// lifetime.
+// Evaluate returns the value at t of each feature from s's tiles and its
+// pending rows at or before t, and whether the entity has a row at or
+// before t; without one the values are nil. The tiles must hold no row
+// after t: the value of a window is the merge of the tiles starting in
+// [floor(t-w, hop), t], of every tile for a lifetime, and of the pending
+// rows in [floor(t-w, hop), t].
 func (s *Set) Evaluate(aggs []Agg, features []registry.WindowFeature, t time.Time) ([]*almanacv1.Value, bool) {
 	ms := t.UnixMilli()
-	if s.Rows == 0 || s.First > ms {
+	if _, ok := s.Latest(t); !ok {
 		return nil, false
 	}
 	out := make([]*almanacv1.Value, len(features))
@@ -166,6 +175,11 @@ func (s *Set) Evaluate(aggs []Agg, features []registry.WindowFeature, t time.Tim
 				if tile := &x.Tiles[j]; x.Hop == 0 || tile.Start >= lo && tile.Start <= ms {
 					a.Merge(&p, &tile.Partial)
 				}
+			}
+		}
+		for j := range s.Pending {
+			if r := &s.Pending[j]; r.At.Time >= lo && r.At.Time <= ms {
+				a.Add(&p, pendingValue(r, f.Aggregation), r.At)
 			}
 		}
 		out[i] = a.Result(&p)
