@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// options are the command line.
+type options struct {
+	duration time.Duration
+	warmup   time.Duration
+	rounds   int
+	entities int64
+	almanac  string
+	dir      string
+	seed     uint64
+}
+
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("windows", flag.ContinueOnError)
+	var o options
+	quick := fs.Bool("quick", false, "smoke run: 1 round, 2 s per point after 0.5 s of warm-up, 200 entities, unless set otherwise")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per point")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each measured window")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds over both services; each figure is the median of the rounds")
+	fs.Int64Var(&o.entities, "entities", 2000, "users, each with 700 events over 7 days")
+	fs.StringVar(&o.almanac, "almanac", "", "the almanac binary to run (default: built from this module into the work directory)")
+	fs.StringVar(&o.dir, "dir", "", "work directory, kept afterwards (default: a temporary directory, removed)")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random users of the requests")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		for name, apply := range map[string]func(){
+			"duration": func() { o.duration = 2 * time.Second },
+			"warmup":   func() { o.warmup = 500 * time.Millisecond },
+			"entities": func() { o.entities = 200 },
+			"rounds":   func() { o.rounds = 1 },
+		} {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
+	if o.duration <= 0 || o.warmup < 0 || o.rounds < 1 || o.entities < checkSample {
+		return o, fmt.Errorf("need -duration > 0, -warmup ≥ 0, -rounds ≥ 1 and -entities ≥ %d", checkSample)
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "windows:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := benchMain(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "windows:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// progressf tells a person watching what the benchmark is doing; stdout is
+// kept for the report.
+func progressf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format, args...)
+}
+
+// benchMain sets up the work directory, runs the benchmark and prints its
+// report.
+func benchMain(ctx context.Context, o options) error {
+	if o.dir == "" {
+		dir, err := os.MkdirTemp("", "almanac-bench-windows-")
+		if err != nil {
+			return fmt.Errorf("create work directory: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		o.dir = dir
+	} else if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return fmt.Errorf("create work directory: %w", err)
+	}
+	rep, err := run(ctx, o)
+	if err != nil {
+		return err
+	}
+	rep.write(os.Stdout)
+	return nil
+}
