@@ -20,6 +20,10 @@ type options struct {
 	almanac  string
 	dir      string
 	seed     uint64
+	// The export benchmark, instead of the lookups.
+	export             bool
+	events, entityRows int64
+	runs               int
 }
 
 func parseFlags(args []string) (options, error) {
@@ -33,6 +37,10 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.almanac, "almanac", "", "the almanac binary to run (default: built from this module into the work directory)")
 	fs.StringVar(&o.dir, "dir", "", "work directory, kept afterwards (default: a temporary directory, removed)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random users of the requests")
+	fs.BoolVar(&o.export, "export", false, "measure the export of window features instead of lookups and bytes")
+	fs.Int64Var(&o.events, "events", 10_000_000, "with -export: events in the offline store")
+	fs.Int64Var(&o.entityRows, "entity-rows", 1_000_000, "with -export: entity rows exported")
+	fs.IntVar(&o.runs, "runs", 3, "with -export: timed runs of each side")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -53,8 +61,8 @@ func parseFlags(args []string) (options, error) {
 			}
 		}
 	}
-	if o.duration <= 0 || o.warmup < 0 || o.rounds < 1 || o.entities < checkSample {
-		return o, fmt.Errorf("need -duration > 0, -warmup ≥ 0, -rounds ≥ 1 and -entities ≥ %d", checkSample)
+	if o.duration <= 0 || o.warmup < 0 || o.rounds < 1 || o.entities < checkSample || o.events < 1 || o.entityRows < 1 || o.runs < 1 {
+		return o, fmt.Errorf("need -duration > 0, -warmup ≥ 0, -rounds ≥ 1, -entities ≥ %d, and -events, -entity-rows and -runs ≥ 1", checkSample)
 	}
 	return o, nil
 }
@@ -95,6 +103,14 @@ func benchMain(ctx context.Context, o options) error {
 		o.dir = dir
 	} else if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("create work directory: %w", err)
+	}
+	if o.export {
+		rep, err := runExport(ctx, o)
+		if err != nil {
+			return err
+		}
+		rep.write(os.Stdout)
+		return nil
 	}
 	rep, err := run(ctx, o)
 	if err != nil {
