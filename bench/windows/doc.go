@@ -7,7 +7,9 @@
 // two views over it: user_plain, ten plain float64 features, and
 // user_windows, ten window features (count of rows, sum and mean of fare
 // over 1h, 1d and 7d, and the count of fare's values over 7d) with the
-// default hops (5m, 1h, 1d). Each has a feature service.
+// default hops (5m for 1h, 1h for 1d and 7d). Each has a feature service.
+// A third view, user_windows_7d (count, sum and mean of fare over 7d, hop
+// 1h), is only written, for its bytes.
 //
 // The events are generated with DuckDB (range and hash, so every run gets
 // the same ones): for each of -entities users, 100 events a day over the 7
@@ -19,9 +21,9 @@
 //
 // Then it measures:
 //
-//   - online bytes per entity: the tile record of user_windows in Redis
-//     (STRLEN and MEMORY USAGE of its key, the mean over a sample of
-//     users) beside the same users' raw events, as Parquet files the way
+//   - online bytes per entity: the tile records of user_windows_7d and
+//     user_windows in Redis (STRLEN, and MEMORY USAGE of user_windows's
+//     key, the mean over a sample of users) beside the same users' raw events, as Parquet files the way
 //     the offline store writes them (zstd, one file per day, sorted by key
 //     and time) and as plain uncompressed rows (8 bytes each for user_id,
 //     event_ts and fare);

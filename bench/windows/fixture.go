@@ -26,6 +26,7 @@ const (
 	joinKey      = "user_id"
 	plainView    = "user_plain"
 	windowView   = "user_windows"
+	window7dView = "user_windows_7d"
 	plainService = "plain"
 	windowed     = "windowed"
 	numFeatures  = 10
@@ -70,6 +71,15 @@ aggregations:
   - {column: fare, function: mean, windows: [1h, 1d, 7d]}
   - {column: fare, function: count, windows: [7d]}
 ---
+kind: FeatureView
+name: user_windows_7d
+entities: [user]
+source: user_events
+aggregations:
+  - {function: count, windows: [7d]}
+  - {column: fare, function: sum, windows: [7d]}
+  - {column: fare, function: mean, windows: [7d]}
+---
 kind: FeatureService
 name: plain
 features: [user_plain]
@@ -90,7 +100,10 @@ type fixture struct {
 	base    time.Time
 	plain   online.View
 	windows *registry.FeatureView
-	aggs    []window.Agg
+	aggs    []window.Agg // of windows
+	// windows7d has only 7d windows; its records are measured, not
+	// looked up.
+	windows7d *registry.FeatureView
 	// sample holds the events of the users the checks look up.
 	sample map[int64][]window.Row
 	// parquetBytes is the size of the events as Parquet files.
@@ -134,9 +147,9 @@ func newFixture(ctx context.Context, dir, parquetDir, redisAddr string, entities
 	}
 	fx := &fixture{dir: dir, entities: entities, base: time.Now().Truncate(time.Millisecond), sample: map[int64][]window.Row{}}
 	pv := defs.View(plainView)
-	fx.windows = defs.View(windowView)
-	if pv == nil || fx.windows == nil || len(fx.windows.Windows) != numFeatures {
-		return nil, fmt.Errorf("applied registry lacks %s or %s with %d features", plainView, windowView, numFeatures)
+	fx.windows, fx.windows7d = defs.View(windowView), defs.View(window7dView)
+	if pv == nil || fx.windows == nil || fx.windows7d == nil || len(fx.windows.Windows) != numFeatures {
+		return nil, fmt.Errorf("applied registry lacks %s, %s or %s with %d features", plainView, window7dView, windowView, numFeatures)
 	}
 	fx.plain = online.ViewOf(pv)
 	fx.aggs = window.Aggs(fx.windows.Aggregations, fx.windows.Windows)
@@ -195,35 +208,57 @@ TO '%s' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))`, parquetDir)
 // tileBatch is how many users one Update carries.
 const tileBatch = 500
 
-// writeTiles builds each user's tiles from its events, as materialize
-// does, and writes them through Update.
+// tiled is an aggregated view whose tiles are written, and those being
+// built.
+type tiled struct {
+	def     *registry.FeatureView
+	view    online.View
+	aggs    []window.Agg
+	codec   *window.Codec
+	set     window.Set // of the user being read
+	records []string
+}
+
+// writeTiles builds each user's tiles of both aggregated views from its
+// events, as materialize does (Add in event order, Trim at the start),
+// and writes them through Update.
 func (fx *fixture) writeTiles(ctx context.Context, db *sql.DB, store online.Updater) error {
 	rows, err := db.QueryContext(ctx, "SELECT user_id, epoch_ms(event_ts), fare FROM events ORDER BY user_id, event_ts")
 	if err != nil {
 		return fmt.Errorf("read events: %w", err)
 	}
 	defer rows.Close()
-	view := online.ViewOf(fx.windows)
-	codec := window.NewCodec(fx.aggs, fx.windows.Windows)
+	views := make([]*tiled, 0, 2)
+	for _, def := range []*registry.FeatureView{fx.windows, fx.windows7d} {
+		t := &tiled{def: def, view: online.ViewOf(def), aggs: window.Aggs(def.Aggregations, def.Windows)}
+		t.codec = window.NewCodec(t.aggs, def.Windows)
+		views = append(views, t)
+	}
 	var keys [][]*almanacv1.Value
-	var records []string
 	flush := func() error {
-		err := store.Update(ctx, view, keys, func(i int, _ string) (string, error) { return records[i], nil })
-		keys, records = keys[:0], records[:0]
-		return err
+		for _, t := range views {
+			if err := store.Update(ctx, t.view, keys, func(i int, _ string) (string, error) { return t.records[i], nil }); err != nil {
+				return fmt.Errorf("write the tiles of %s: %w", t.def.Name, err)
+			}
+			t.records = t.records[:0]
+		}
+		keys = keys[:0]
+		return nil
 	}
 	cur, seq := int64(-1), int64(0)
-	set := window.NewSet(fx.windows.Windows)
 	finish := func() error {
 		if cur < 0 {
 			return nil
 		}
-		set.Trim(fx.windows.Windows, fx.base)
-		rec, err := codec.AppendSet(nil, &set)
-		if err != nil {
-			return fmt.Errorf("encode the tiles of user %d: %w", cur, err)
+		for _, t := range views {
+			t.set.Trim(t.def.Windows, fx.base)
+			rec, err := t.codec.AppendSet(nil, &t.set)
+			if err != nil {
+				return fmt.Errorf("encode the tiles of user %d in %s: %w", cur, t.def.Name, err)
+			}
+			t.records = append(t.records, string(rec))
 		}
-		keys, records = append(keys, []*almanacv1.Value{int64Value(cur)}), append(records, string(rec))
+		keys = append(keys, []*almanacv1.Value{int64Value(cur)})
 		if len(keys) == tileBatch {
 			return flush()
 		}
@@ -239,17 +274,22 @@ func (fx *fixture) writeTiles(ctx context.Context, db *sql.DB, store online.Upda
 			if err := finish(); err != nil {
 				return err
 			}
-			cur, seq, set = id, 0, window.NewSet(fx.windows.Windows)
+			cur, seq = id, 0
+			for _, t := range views {
+				t.set = window.NewSet(t.def.Windows)
+			}
 		}
 		v := &almanacv1.Value{}
 		if fare.Valid {
 			v = &almanacv1.Value{Val: &almanacv1.Value_DoubleVal{DoubleVal: fare.Float64}}
 		}
 		// One value per aggregation: none for the count of rows, fare for
-		// the others.
+		// the others (both views list count, then fare's).
 		r := window.Row{At: window.Order{Time: ms, Created: window.NoCreated, Seq: seq}, Values: []*almanacv1.Value{nil, v, v, v}}
 		seq++
-		set.Add(fx.aggs, r)
+		for _, t := range views {
+			t.set.Add(t.aggs, window.Row{At: r.At, Values: r.Values[:len(t.aggs)]})
+		}
 		if rs, ok := fx.sample[id]; ok {
 			fx.sample[id] = append(rs, r)
 		}

@@ -165,6 +165,7 @@ func lookupRequest(service string, id int64) *almanacv1.GetOnlineFeaturesRequest
 // files: over every user).
 type sizes struct {
 	Record, RecordMemory  float64 // STRLEN and MEMORY USAGE of the tile record
+	Record7d              float64 // STRLEN of the 7d-only view's tile record
 	Plain                 float64 // STRLEN of the plain view's record, for scale
 	Parquet, Uncompressed float64 // the raw events
 	Events                float64
@@ -182,7 +183,7 @@ func (fx *fixture) measureBytes(ctx context.Context, addr string) (sizes, error)
 			view string
 			dst  *float64
 			mem  *float64
-		}{{windowView, &s.Record, &s.RecordMemory}, {plainView, &s.Plain, nil}} {
+		}{{windowView, &s.Record, &s.RecordMemory}, {window7dView, &s.Record7d, nil}, {plainView, &s.Plain, nil}} {
 			name, err := online.AppendStoreKey(nil, keyPrefix, k.view, key)
 			if err != nil {
 				return s, err
@@ -203,7 +204,7 @@ func (fx *fixture) measureBytes(ctx context.Context, addr string) (sizes, error)
 		s.Events += float64(len(fx.sample[id]))
 	}
 	n := float64(len(ids))
-	s.Record, s.RecordMemory, s.Plain, s.Events = s.Record/n, s.RecordMemory/n, s.Plain/n, s.Events/n
+	s.Record, s.RecordMemory, s.Record7d, s.Plain, s.Events = s.Record/n, s.RecordMemory/n, s.Record7d/n, s.Plain/n, s.Events/n
 	s.Parquet = float64(fx.parquetBytes) / float64(fx.entities)
 	s.Uncompressed = float64(eventsPerDay*days) * rawRowBytes
 	return s, nil
