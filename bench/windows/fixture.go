@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
 
+	"github.com/almanac-fs/almanac/bench/internal/repo"
 	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/online/redis"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
@@ -126,16 +127,7 @@ func writeRepo(ctx context.Context, dir, redisAddr string) (*registry.Definition
 	if err := os.WriteFile(filepath.Join(dir, "features.yaml"), []byte(defs), 0o644); err != nil {
 		return nil, fmt.Errorf("write definitions: %w", err)
 	}
-	noEnv := func(string) string { return "" }
-	repo, err := registry.Load(ctx, dir, registry.LoadOptions{Getenv: noEnv})
-	if err != nil {
-		return nil, fmt.Errorf("load generated repository: %w", err)
-	}
-	store := registry.OpenStore(repo.Config.Abs(repo.Config.Registry), registry.StoreOptions{})
-	if _, _, err := registry.Apply(ctx, store, repo.Config.Project, repo.Defs, false); err != nil {
-		return nil, fmt.Errorf("apply generated repository: %w", err)
-	}
-	return repo.Defs, nil
+	return repo.Apply(ctx, dir)
 }
 
 // newFixture generates the repository in dir, the events, their Parquet

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/almanac-fs/almanac/bench/internal/cli"
 )
 
 // options are the command line.
@@ -47,18 +46,10 @@ func parseFlags(args []string) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
-		for name, apply := range map[string]func(){
-			"duration": func() { o.duration = 2 * time.Second },
-			"warmup":   func() { o.warmup = 500 * time.Millisecond },
-			"entities": func() { o.entities = 200 },
-			"rounds":   func() { o.rounds = 1 },
-		} {
-			if !set[name] {
-				apply()
-			}
+		err := cli.Quick(fs, map[string]string{"duration": "2s", "warmup": "500ms", "entities": "200", "rounds": "1"})
+		if err != nil {
+			return o, err
 		}
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.rounds < 1 || o.entities < checkSample || o.events < 1 || o.entityRows < 1 || o.runs < 1 {
@@ -67,43 +58,20 @@ func parseFlags(args []string) (options, error) {
 	return o, nil
 }
 
-func main() {
-	o, err := parseFlags(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "windows:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := benchMain(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "windows:", err)
-		stop()
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("windows", parseFlags, benchMain) }
 
-// progressf tells a person watching what the benchmark is doing; stdout is
-// kept for the report.
-func progressf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, format, args...)
-}
+// progressf tells a person watching what the benchmark is doing.
+var progressf = cli.Progressf
 
 // benchMain sets up the work directory, runs the benchmark and prints its
 // report.
 func benchMain(ctx context.Context, o options) error {
-	if o.dir == "" {
-		dir, err := os.MkdirTemp("", "almanac-bench-windows-")
-		if err != nil {
-			return fmt.Errorf("create work directory: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		o.dir = dir
-	} else if err := os.MkdirAll(o.dir, 0o755); err != nil {
-		return fmt.Errorf("create work directory: %w", err)
+	dir, cleanup, err := cli.WorkDir(o.dir, "almanac-bench-windows-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
+	o.dir = dir
 	if o.export {
 		rep, err := runExport(ctx, o)
 		if err != nil {
