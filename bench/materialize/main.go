@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/almanac-fs/almanac/bench/internal/redisproc"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/almanac-fs/almanac/bench/internal/redisproc"
 
 	goredis "github.com/redis/go-redis/v9"
 

@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	host "github.com/almanac-fs/almanac/bench/internal/machine"
 	"io"
 	"slices"
 	"strings"
 	"time"
+
+	host "github.com/almanac-fs/almanac/bench/internal/machine"
 )
 
 // report is everything a run measured.

@@ -15,6 +15,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/almanac-fs/almanac/bench/internal/machine"
 	"github.com/almanac-fs/almanac/internal/duck"
 	"github.com/almanac-fs/almanac/offline"
 	"github.com/almanac-fs/almanac/online"
@@ -76,20 +77,20 @@ type clock struct {
 func startClock(redisPID int) (clock, error) {
 	c := clock{began: time.Now(), redisPID: redisPID}
 	var err error
-	if c.cpu, err = cpuTime(os.Getpid()); err != nil {
+	if c.cpu, err = machine.ProcessCPU(os.Getpid()); err != nil {
 		return c, err
 	}
-	c.rcpu, err = cpuTime(redisPID)
+	c.rcpu, err = machine.ProcessCPU(redisPID)
 	return c, err
 }
 
 func (c clock) stop(rows int64) (measurement, error) {
 	m := measurement{Seconds: time.Since(c.began).Seconds(), Rows: rows}
-	cpu, err := cpuTime(os.Getpid())
+	cpu, err := machine.ProcessCPU(os.Getpid())
 	if err != nil {
 		return m, err
 	}
-	rcpu, err := cpuTime(c.redisPID)
+	rcpu, err := machine.ProcessCPU(c.redisPID)
 	if err != nil {
 		return m, err
 	}
@@ -201,8 +202,8 @@ func (r *phaseRecorder) report(p pipelines.Progress) {
 		if r.profile != nil {
 			pprof.StopCPUProfile()
 		}
-		cpu, err := cpuTime(os.Getpid())
-		rcpu, rerr := cpuTime(r.redisPID)
+		cpu, err := machine.ProcessCPU(os.Getpid())
+		rcpu, rerr := machine.ProcessCPU(r.redisPID)
 		if err == nil {
 			err = rerr
 		}

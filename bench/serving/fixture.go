@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/almanac-fs/almanac/bench/internal/repo"
 	"github.com/almanac-fs/almanac/online"
 	"github.com/almanac-fs/almanac/online/local"
 	"github.com/almanac-fs/almanac/online/redis"
@@ -71,16 +72,7 @@ func writeRepo(ctx context.Context, dir, redisAddr string, logSampleRate float64
 	if err := os.WriteFile(filepath.Join(dir, "features.yaml"), []byte(definitions(logSampleRate)), 0o644); err != nil {
 		return nil, fmt.Errorf("write definitions: %w", err)
 	}
-	noEnv := func(string) string { return "" }
-	repo, err := registry.Load(ctx, dir, registry.LoadOptions{Getenv: noEnv})
-	if err != nil {
-		return nil, fmt.Errorf("load generated repository: %w", err)
-	}
-	store := registry.OpenStore(repo.Config.Abs(repo.Config.Registry), registry.StoreOptions{})
-	if _, _, err := registry.Apply(ctx, store, repo.Config.Project, repo.Defs, false); err != nil {
-		return nil, fmt.Errorf("apply generated repository: %w", err)
-	}
-	return repo.Defs, nil
+	return repo.Apply(ctx, dir)
 }
 
 // definitions renders the entity, the push source, the views and the

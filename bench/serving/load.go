@@ -14,6 +14,7 @@ import (
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 
+	"github.com/almanac-fs/almanac/bench/internal/machine"
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 )
 
@@ -132,13 +133,13 @@ type usage struct {
 func readUsage(serverPID, redisPID int) (usage, error) {
 	var u usage
 	var err error
-	if u.server, err = cpuTime(serverPID); err != nil {
+	if u.server, err = machine.ProcessCPU(serverPID); err != nil {
 		return u, err
 	}
-	if u.redis, err = cpuTime(redisPID); err != nil {
+	if u.redis, err = machine.ProcessCPU(redisPID); err != nil {
 		return u, err
 	}
-	u.loadgen, err = cpuTime(os.Getpid())
+	u.loadgen, err = machine.ProcessCPU(os.Getpid())
 	return u, err
 }
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/almanac-fs/almanac/bench/internal/redisproc"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/almanac-fs/almanac/bench/internal/redisproc"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -182,33 +183,4 @@ func memory(pid int) (procMemory, error) {
 		*dst = kb << 10
 	}
 	return m, nil
-}
-
-// clockTicks is the unit of /proc/PID/stat's CPU times (USER_HZ), 100 on
-// every Linux architecture Go supports.
-const clockTicks = 100
-
-// cpuTime reads the user plus system CPU time of a process, all its threads,
-// from /proc/PID/stat.
-func cpuTime(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
-	}
-	// The command name, in parentheses, may hold spaces; fields count from
-	// after it: state is field 3, utime 14 and stime 15.
-	end := bytes.LastIndexByte(data, ')')
-	fields := strings.Fields(string(data[end+1:]))
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
-	}
-	var ticks int64
-	for _, f := range fields[11:13] {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
 }

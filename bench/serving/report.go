@@ -2,12 +2,13 @@ package main
 
 import (
 	"fmt"
-	host "github.com/almanac-fs/almanac/bench/internal/machine"
 	"io"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	host "github.com/almanac-fs/almanac/bench/internal/machine"
 
 	"github.com/almanac-fs/almanac/registry"
 )

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/almanac-fs/almanac/bench/internal/redisproc"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/almanac-fs/almanac/bench/internal/redisproc"
 
 	almanacv1 "github.com/almanac-fs/almanac/proto/almanac/v1"
 )

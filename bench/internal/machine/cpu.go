@@ -1,4 +1,4 @@
-package main
+package machine
 
 import (
 	"bytes"
@@ -13,9 +13,9 @@ import (
 // every Linux architecture Go supports.
 const clockTicks = 100
 
-// cpuTime reads the user plus system CPU time of a process, all its threads,
-// from /proc/PID/stat.
-func cpuTime(pid int) (time.Duration, error) {
+// ProcessCPU reads the user plus system CPU time of a process, all its
+// threads, from /proc/PID/stat.
+func ProcessCPU(pid int) (time.Duration, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
