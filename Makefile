@@ -75,3 +75,5 @@ bench: ## run the benchmarks of BENCHMARKS.md (BENCHFLAGS=-quick for a smoke run
 	go run ./bench/materialize $(BENCHFLAGS)
 	go run ./bench/serving $(BENCHFLAGS)
 	go run ./bench/drift $(BENCHFLAGS)
+	go run ./bench/windows $(BENCHFLAGS)
+	go run ./bench/windows -export $(BENCHFLAGS)

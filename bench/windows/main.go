@@ -28,7 +28,7 @@ type options struct {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("windows", flag.ContinueOnError)
 	var o options
-	quick := fs.Bool("quick", false, "smoke run: 1 round, 2 s per point after 0.5 s of warm-up, 200 entities, unless set otherwise")
+	quick := fs.Bool("quick", false, "smoke run: 1 round, 2 s per point after 0.5 s of warm-up, 200 entities; with -export 100k events, 10k entity rows, 1 run; unless set otherwise")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per point")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each measured window")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds over both services; each figure is the median of the rounds")
@@ -47,7 +47,7 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *quick {
-		err := cli.Quick(fs, map[string]string{"duration": "2s", "warmup": "500ms", "entities": "200", "rounds": "1"})
+		err := cli.Quick(fs, map[string]string{"duration": "2s", "warmup": "500ms", "entities": "200", "rounds": "1", "events": "100000", "entity-rows": "10000", "runs": "1"})
 		if err != nil {
 			return o, err
 		}
