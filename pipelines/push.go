@@ -367,18 +367,17 @@ func (p *Pusher) mergeTiles(ctx context.Context, v *registry.FeatureView, keys [
 	var entities [][]*almanacv1.Value
 	var rows [][]window.Row
 	index := map[string]int{}
-	opts := proto.MarshalOptions{Deterministic: true}
 	ts := columns[src.TimestampField]
+	var name []byte
 	for i := range n {
 		key := make([]*almanacv1.Value, len(keys))
-		var name []byte
 		for j, k := range keys {
 			key[j] = columns[k.Name][i]
-			b, err := opts.Marshal(key[j])
-			if err != nil {
-				return fmt.Errorf("merge pushed rows of view %q into its tiles: join key %q: %w", v.Name, k.Name, err)
-			}
-			name = values.AppendString(name, b)
+		}
+		// Rows are grouped by the entity the online store keys them by.
+		var err error
+		if name, err = online.AppendEntityKey(name[:0], key); err != nil {
+			return fmt.Errorf("merge pushed rows of view %q into its tiles: %w", v.Name, err)
 		}
 		e, ok := index[string(name)]
 		if !ok {
