@@ -150,12 +150,21 @@ func (w Window) Start(t time.Time) (start time.Time, ok bool) {
 	if w.Span == Lifetime {
 		return time.Time{}, false
 	}
-	ms, hop := t.UnixMilli()-w.Span.Milliseconds(), w.Hop.Milliseconds()
-	floor := ms - ms%hop
-	if ms%hop < 0 {
-		floor -= hop
+	return time.UnixMilli(HopStart(t.UnixMilli()-w.Span.Milliseconds(), w.Hop.Milliseconds())).UTC(), true
+}
+
+// HopStart returns the start of the hop of hop ms holding ms, both in ms:
+// ms rounded down to a multiple of hop (hops are aligned to the Unix
+// epoch), also before it; 0 for a lifetime (hop 0).
+func HopStart(ms, hop int64) int64 {
+	if hop == 0 {
+		return 0
 	}
-	return time.UnixMilli(floor).UTC(), true
+	r := ms % hop
+	if r < 0 {
+		r += hop
+	}
+	return ms - r
 }
 
 // WindowFeature is a feature of an aggregated view: one aggregation in one

@@ -92,7 +92,7 @@ func (s *Set) Add(aggs []Agg, r Row) {
 		if x.Aggregation < len(r.Values) {
 			v = r.Values[x.Aggregation]
 		}
-		aggs[x.Aggregation].Add(&x.tile(hopStart(r.At.Time, x.Hop)).Partial, v, r.At)
+		aggs[x.Aggregation].Add(&x.tile(registry.HopStart(r.At.Time, x.Hop)).Partial, v, r.At)
 	}
 }
 
@@ -134,19 +134,6 @@ func (x *Series) tile(start int64) *Tile {
 		x.Tiles[i] = Tile{Start: start}
 	}
 	return &x.Tiles[i]
-}
-
-// hopStart returns the start of the hop holding ms: ms rounded down to a
-// multiple of hop (hops are aligned to the Unix epoch); 0 for a lifetime.
-func hopStart(ms, hop int64) int64 {
-	if hop == 0 {
-		return 0
-	}
-	r := ms % hop
-	if r < 0 {
-		r += hop
-	}
-	return ms - r
 }
 
 // Evaluate returns the value at t of each feature from s's tiles and its
